@@ -1,0 +1,603 @@
+// Loads the YAML configuration. Distrusts everything in the files: unknown keys, wrong
+// types, out-of-range numbers, duplicate keys and duplicate rule ids are all errors reported
+// with their position. yaml-cpp exceptions are caught here and never leave this file.
+#include "common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "common/socket_spec.h"
+#include "common/units.h"
+
+namespace mailwarden {
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+// The top-level parameters. Keep alphabetical within a section.
+constexpr Param kConfigParams[] = {
+    {"version", ParamType::kInteger, "1", 1, 1, "format version of this file; must be 1"},
+    {"rule_files", ParamType::kStringList, "rules/default.yaml", 0, 0,
+     "rule files, relative to this file's directory"},
+    {"domains.internal", ParamType::kStringList, "", 0, 0,
+     "domains of this organisation; decides the direction of a message"},
+
+    {"milter.connection_timeout", ParamType::kDuration, "300s", 1, kDay,
+     "how long the milter waits for the MTA between two commands"},
+    {"milter.on_internal_error", ParamType::kFailureMode, "tempfail", 0, 0,
+     "verdict when a check fails internally (accept, tempfail, reject)"},
+    {"milter.on_timeout", ParamType::kFailureMode, "tempfail", 0, 0,
+     "verdict when a check runs out of time (accept, tempfail, reject)"},
+    {"milter.shutdown_timeout", ParamType::kDuration, "30s", 0, 3600,
+     "on SIGTERM, how long messages in flight may take to finish"},
+    {"milter.socket", ParamType::kSocket, "inet:127.0.0.1:8891", 0, 0,
+     "where the milter listens: inet:HOST:PORT or unix:/path"},
+    {"milter.socket_mode", ParamType::kFileMode, "0660", 0, 0777,
+     "permissions of a unix socket"},
+    {"milter.socket_owner", ParamType::kString, "", 0, 0,
+     "owner of a unix socket, \"user\" or \"user:group\"; empty keeps the daemon's"},
+    {"milter.user", ParamType::kString, "", 0, 0,
+     "user to switch to after opening the socket; empty keeps the current user"},
+    {"milter.verdict_header", ParamType::kString, "X-Mailwarden", 0, 0,
+     "header added to every accepted, tagged or held message; empty adds none"},
+
+    {"policyd.idle_timeout", ParamType::kDuration, "300s", 1, kDay,
+     "a connection with no request for this long is closed"},
+    {"policyd.listen", ParamType::kSocket, "inet:127.0.0.1:10040", 0, 0,
+     "where the policy daemon listens: inet:HOST:PORT or unix:/path"},
+    {"policyd.max_attributes", ParamType::kInteger, "128", 8, 4096,
+     "attributes allowed in one request; more closes the connection"},
+    {"policyd.max_connections", ParamType::kInteger, "1024", 1, 65536,
+     "concurrent connections; more are refused until one closes"},
+    {"policyd.max_line_length", ParamType::kInteger, "4096", 256, 1048576,
+     "bytes allowed in one name=value line; longer closes the connection"},
+    {"policyd.on_internal_error", ParamType::kFailureMode, "tempfail", 0, 0,
+     "answer when a rule fails internally (accept = DUNNO, tempfail = DEFER_IF_PERMIT, "
+     "reject = REJECT)"},
+    {"policyd.shutdown_timeout", ParamType::kDuration, "10s", 0, 3600,
+     "on SIGTERM, how long connections in the middle of a request may take to finish"},
+    {"policyd.socket_mode", ParamType::kFileMode, "0666", 0, 0777,
+     "permissions of a unix socket"},
+    {"policyd.socket_owner", ParamType::kString, "", 0, 0,
+     "owner of a unix socket, \"user\" or \"user:group\"; empty keeps the daemon's"},
+    {"policyd.user", ParamType::kString, "", 0, 0,
+     "user to switch to after opening the socket; empty keeps the current user"},
+
+    {"log.include_subject", ParamType::kBool, "false", 0, 0,
+     "put the Subject in the decision log (off: metadata only)"},
+    {"log.log_accepted", ParamType::kBool, "true", 0, 0,
+     "log accepted messages too, not only refusals"},
+    {"log.output", ParamType::kLogOutput, "file", 0, 0,
+     "where decision lines go: file, stdout or syslog"},
+    {"log.path", ParamType::kString, "/var/log/mailwarden/decisions.json", 0, 0,
+     "decision log file when output is file; reopened on SIGUSR1"},
+    {"log.syslog_ident", ParamType::kString, "mailwarden", 0, 0,
+     "syslog identifier when output is syslog (facility mail)"},
+};
+
+constexpr Param kMessageSizeParams[] = {
+    {"max_size", ParamType::kSize, "25MiB", 1, INT64_MAX,
+     "largest message accepted, headers included; checked against ESMTP SIZE= at MAIL FROM "
+     "and against the real size at end of message"},
+};
+
+constexpr Param kSenderBlocklistParams[] = {
+    {"senders", ParamType::kStringList, "", 0, 0,
+     "refused envelope senders: full addresses, or \"@domain\" for a whole domain"},
+};
+
+constexpr CheckSchema kCheckSchemas[] = {
+    {"message_size", CheckHost::kMilter, Action::kReject, kMessageSizeParams,
+     "refuses messages larger than max_size (552 5.3.4)"},
+    {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
+     "refuses listed envelope senders at RCPT (550 5.7.1)"},
+};
+
+std::string Lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Collects "file:line:column: reason" lines.
+class Diagnostics {
+ public:
+  void Add(const std::string& file, const YAML::Mark& mark, const std::string& message) {
+    SourceLocation where{file, mark.line >= 0 ? mark.line + 1 : 0,
+                         mark.column >= 0 ? mark.column + 1 : 0};
+    lines_.push_back(where.ToString() + ": " + message);
+  }
+  void AddRaw(std::string line) { lines_.push_back(std::move(line)); }
+  bool empty() const { return lines_.empty(); }
+  std::string Join() const {
+    std::string out;
+    for (const auto& l : lines_) out += (out.empty() ? "" : "\n") + l;
+    return out;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+std::string TypeWord(ParamType type) {
+  switch (type) {
+    case ParamType::kString: return "a string";
+    case ParamType::kBool: return "true or false";
+    case ParamType::kInteger: return "an integer";
+    case ParamType::kSize: return "a size such as 15MiB";
+    case ParamType::kDuration: return "a duration such as 90d or 30s";
+    case ParamType::kAction: return "one of accept, tag, quarantine, tempfail, reject";
+    case ParamType::kFailureMode: return "one of accept, tempfail, reject";
+    case ParamType::kSocket: return "a socket such as inet:127.0.0.1:8891 or unix:/path";
+    case ParamType::kFileMode: return "an octal mode such as 0660";
+    case ParamType::kLogOutput: return "one of file, stdout, syslog";
+    case ParamType::kStringList: return "a list of strings";
+  }
+  return "a value";
+}
+
+// Parses one value from its textual form (a YAML scalar or a default). Returns an error
+// message, or "" on success.
+std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out) {
+  out->text = text;
+  auto in_range = [&](int64_t v, const std::string& shown) -> std::string {
+    if (v < p.min || v > p.max) {
+      std::string lo = std::to_string(p.min), hi = std::to_string(p.max);
+      if (p.type == ParamType::kSize) lo = FormatSize(p.min), hi = FormatSize(p.max);
+      if (p.type == ParamType::kDuration) lo = FormatDuration(p.min), hi = FormatDuration(p.max);
+      if (p.max == INT64_MAX) return shown + " is below the minimum " + lo;
+      return shown + " is outside the allowed range " + lo + " .. " + hi;
+    }
+    return "";
+  };
+  switch (p.type) {
+    case ParamType::kString:
+      return "";
+    case ParamType::kBool: {
+      std::string t = Lowercase(text);
+      if (t == "true" || t == "yes" || t == "on") { out->flag = true; return ""; }
+      if (t == "false" || t == "no" || t == "off") { out->flag = false; return ""; }
+      return "'" + text + "' is not true or false";
+    }
+    case ParamType::kInteger: {
+      size_t used = 0;
+      try {
+        out->number = std::stoll(text, &used, 10);
+      } catch (...) {
+        used = 0;
+      }
+      if (used == 0 || used != text.size()) return "'" + text + "' is not an integer";
+      return in_range(out->number, text);
+    }
+    case ParamType::kSize: {
+      auto r = ParseSize(text);
+      if (!r.ok()) return r.status().message();
+      if (*r > static_cast<uint64_t>(INT64_MAX)) return "size '" + text + "' is too large";
+      out->number = static_cast<int64_t>(*r);
+      return in_range(out->number, text);
+    }
+    case ParamType::kDuration: {
+      auto r = ParseDuration(text);
+      if (!r.ok()) return r.status().message();
+      out->number = *r;
+      return in_range(out->number, text);
+    }
+    case ParamType::kAction:
+    case ParamType::kFailureMode: {
+      auto a = ParseAction(text);
+      bool allowed = a.has_value() && (p.type == ParamType::kAction ||
+                                       *a == Action::kAccept || *a == Action::kTempfail ||
+                                       *a == Action::kReject);
+      if (!allowed) return "'" + text + "' is not " + TypeWord(p.type);
+      out->action = *a;
+      return "";
+    }
+    case ParamType::kSocket: {
+      auto r = ParseSocketSpec(text);
+      return r.ok() ? "" : r.status().message();
+    }
+    case ParamType::kFileMode: {
+      if (text.empty() || text.find_first_not_of("01234567") != std::string::npos ||
+          text.size() > 4) {
+        return "'" + text + "' is not an octal mode such as 0660";
+      }
+      out->number = std::stol(text, nullptr, 8);
+      return in_range(out->number, text);
+    }
+    case ParamType::kLogOutput:
+      if (text == "file" || text == "stdout" || text == "syslog") return "";
+      return "'" + text + "' is not " + TypeWord(p.type);
+    case ParamType::kStringList:
+      return "expected a list of strings";
+  }
+  return "unsupported parameter type";
+}
+
+ParamValue DefaultValue(const Param& p) {
+  ParamValue v;
+  if (p.type == ParamType::kStringList) {
+    if (!p.default_value.empty()) v.list.emplace_back(p.default_value);
+    return v;
+  }
+  // Defaults are spelled like config values and parsed by the same code, so
+  // --print-defaults shows exactly what is in force.
+  ParseScalar(p, std::string(p.default_value), &v);
+  return v;
+}
+
+// Parses `node` as the value of `p`; reports errors to `diag`.
+bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file,
+               Diagnostics* diag, ParamValue* out) {
+  if (p.type == ParamType::kStringList) {
+    if (node.IsNull()) return true;  // "key:" with nothing is an empty list
+    if (!node.IsSequence()) {
+      diag->Add(file, node.Mark(), std::string(p.name) + ": expected a list, e.g. [a, b]");
+      return false;
+    }
+    bool ok = true;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        diag->Add(file, item.Mark(), std::string(p.name) + ": list items must be strings");
+        ok = false;
+        continue;
+      }
+      out->list.push_back(item.Scalar());
+    }
+    return ok;
+  }
+  if (!node.IsScalar() && !(node.IsNull() && p.type == ParamType::kString)) {
+    diag->Add(file, node.Mark(), std::string(p.name) + ": expected " + TypeWord(p.type));
+    return false;
+  }
+  std::string text = node.IsNull() ? "" : node.Scalar();
+  std::string error = ParseScalar(p, text, out);
+  if (!error.empty()) {
+    diag->Add(file, node.Mark(), std::string(p.name) + ": " + error);
+    return false;
+  }
+  return true;
+}
+
+std::string KeysUnder(std::span<const Param> params, const std::string& prefix) {
+  std::set<std::string> keys;
+  for (const Param& p : params) {
+    std::string_view n = p.name;
+    if (n.substr(0, prefix.size()) != prefix) continue;
+    n.remove_prefix(prefix.size());
+    keys.insert(std::string(n.substr(0, n.find('.'))));
+  }
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+const Param* FindParam(std::span<const Param> params, std::string_view name) {
+  for (const Param& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+bool IsSection(std::span<const Param> params, const std::string& prefix) {
+  return std::any_of(params.begin(), params.end(), [&](const Param& p) {
+    return std::string_view(p.name).substr(0, prefix.size()) == prefix;
+  });
+}
+
+// Walks a YAML map whose keys are declared in `params` (nested maps for dotted names).
+void WalkMap(const YAML::Node& map, std::span<const Param> params, const std::string& prefix,
+             const std::string& file, Diagnostics* diag,
+             std::map<std::string, ParamValue, std::less<>>* values) {
+  if (!map.IsMap()) {
+    diag->Add(file, map.Mark(),
+              (prefix.empty() ? std::string("the file") : prefix.substr(0, prefix.size() - 1)) +
+                  ": expected a mapping of keys to values");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) {
+      diag->Add(file, kv.first.Mark(), "keys must be plain words");
+      continue;
+    }
+    std::string key = kv.first.Scalar();
+    std::string full = prefix + key;
+    if (!seen.insert(key).second) {
+      diag->Add(file, kv.first.Mark(), "duplicate key '" + full + "'");
+      continue;
+    }
+    if (const Param* p = FindParam(params, full)) {
+      ParamValue v;
+      if (ParseNode(*p, kv.second, file, diag, &v)) (*values)[full] = std::move(v);
+    } else if (IsSection(params, full + ".")) {
+      WalkMap(kv.second, params, full + ".", file, diag, values);
+    } else {
+      diag->Add(file, kv.first.Mark(),
+                "unknown key '" + full + "'" +
+                    (prefix.empty() ? "" : " (known keys here: " + KeysUnder(params, prefix) + ")"));
+    }
+  }
+}
+
+// Loads a YAML document, converting yaml-cpp's exceptions into a diagnostic.
+bool LoadYaml(const std::string& file, Diagnostics* diag, YAML::Node* out) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    diag->AddRaw(file + ":0:0: cannot read: " +
+                 (std::filesystem::exists(file, ec) ? "not a regular file" : "no such file"));
+    return false;
+  }
+  try {
+    *out = YAML::LoadFile(file);
+    return true;
+  } catch (const YAML::ParserException& e) {
+    diag->Add(file, e.mark, "YAML syntax error: " + e.msg);
+  } catch (const YAML::BadFile&) {
+    diag->AddRaw(file + ":0:0: cannot read the file");
+  } catch (const std::exception& e) {
+    diag->AddRaw(file + ":0:0: " + e.what());
+  }
+  return false;
+}
+
+bool ValidRuleId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
+void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSpec>* rules) {
+  YAML::Node doc;
+  if (!LoadYaml(file, diag, &doc)) return;
+  if (!doc.IsMap()) {
+    diag->Add(file, doc.Mark(), "a rule file is a mapping with 'version' and 'rules'");
+    return;
+  }
+  bool have_version = false;
+  for (const auto& kv : doc) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (key == "version") {
+      have_version = true;
+      if (!kv.second.IsScalar() || kv.second.Scalar() != "1") {
+        diag->Add(file, kv.second.Mark(), "version: only version 1 is understood");
+      }
+    } else if (key == "rules") {
+      if (kv.second.IsNull()) continue;
+      if (!kv.second.IsSequence()) {
+        diag->Add(file, kv.second.Mark(), "rules: expected a list of rules");
+        continue;
+      }
+      for (const auto& node : kv.second) {
+        if (!node.IsMap()) {
+          diag->Add(file, node.Mark(), "a rule is a mapping with at least 'id' and 'check'");
+          continue;
+        }
+        RuleSpec rule;
+        rule.where = {file, node.Mark().line + 1, node.Mark().column + 1};
+        const CheckSchema* schema = nullptr;
+        if (node["check"] && node["check"].IsScalar()) {
+          rule.check = node["check"].Scalar();
+          schema = FindCheckSchema(rule.check);
+          if (schema == nullptr) {
+            std::string known;
+            for (const auto& s : CheckSchemas()) known += (known.empty() ? "" : ", ") + std::string(s.name);
+            diag->Add(file, node["check"].Mark(),
+                      "unknown check '" + rule.check + "' (known checks: " + known + ")");
+            continue;
+          }
+        } else {
+          diag->Add(file, node.Mark(), "rule without 'check'");
+          continue;
+        }
+        rule.host = schema->host;
+        rule.action = schema->default_action;
+        bool ok = true;
+        std::set<std::string> seen;
+        for (const auto& field : node) {
+          std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
+          if (!seen.insert(name).second) {
+            diag->Add(file, field.first.Mark(), "duplicate key '" + name + "' in rule");
+            ok = false;
+            continue;
+          }
+          const YAML::Node& value = field.second;
+          if (name == "check") continue;
+          if (name == "id" || name == "reply") {
+            if (!value.IsScalar()) {
+              diag->Add(file, value.Mark(), name + ": expected a string");
+              ok = false;
+            } else if (name == "id") {
+              rule.id = value.Scalar();
+              if (!ValidRuleId(rule.id)) {
+                diag->Add(file, value.Mark(),
+                          "id '" + rule.id +
+                              "': use 1-64 characters from a-z, 0-9, '-', '_' and '.'");
+                ok = false;
+              }
+            } else {
+              rule.reply = value.Scalar();
+            }
+            continue;
+          }
+          if (name == "action") {
+            static constexpr Param kActionParam{"action", ParamType::kAction, "reject", 0, 0, ""};
+            ParamValue v;
+            if (ParseNode(kActionParam, value, file, diag, &v)) rule.action = v.action; else ok = false;
+            continue;
+          }
+          const Param* p = FindParam(schema->params, name);
+          if (p == nullptr) {
+            std::string known = "id, check, action, reply";
+            for (const Param& q : schema->params) known += ", " + std::string(q.name);
+            diag->Add(file, field.first.Mark(),
+                      "unknown key '" + name + "' for check " + rule.check + " (known keys: " +
+                          known + ")");
+            ok = false;
+            continue;
+          }
+          ParamValue v;
+          if (ParseNode(*p, value, file, diag, &v)) rule.params[std::string(p->name)] = std::move(v);
+          else ok = false;
+        }
+        if (rule.id.empty() && !seen.count("id")) {
+          diag->Add(file, node.Mark(), "rule without 'id'");
+          ok = false;
+        }
+        for (const Param& p : schema->params) {
+          if (!rule.params.count(p.name)) rule.params[std::string(p.name)] = DefaultValue(p);
+        }
+        if (ok) rules->push_back(std::move(rule));
+      }
+    } else {
+      diag->Add(file, kv.first.Mark(), "unknown key '" + key + "' (known keys: version, rules)");
+    }
+  }
+  if (!have_version) diag->Add(file, doc.Mark(), "missing 'version: 1'");
+}
+
+Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values) {
+  auto get = [&](std::string_view name) -> const ParamValue& { return values.find(name)->second; };
+  Config c;
+  c.rule_files = get("rule_files").list;
+  c.internal_domains = get("domains.internal").list;
+  for (auto& d : c.internal_domains) d = Lowercase(d);
+  c.milter.socket = get("milter.socket").text;
+  c.milter.socket_owner = get("milter.socket_owner").text;
+  c.milter.socket_mode = static_cast<int>(get("milter.socket_mode").number);
+  c.milter.user = get("milter.user").text;
+  c.milter.connection_timeout = get("milter.connection_timeout").number;
+  c.milter.shutdown_timeout = get("milter.shutdown_timeout").number;
+  c.milter.on_internal_error = get("milter.on_internal_error").action;
+  c.milter.on_timeout = get("milter.on_timeout").action;
+  c.milter.verdict_header = get("milter.verdict_header").text;
+  c.policyd.listen = get("policyd.listen").text;
+  c.policyd.socket_owner = get("policyd.socket_owner").text;
+  c.policyd.socket_mode = static_cast<int>(get("policyd.socket_mode").number);
+  c.policyd.user = get("policyd.user").text;
+  c.policyd.max_connections = get("policyd.max_connections").number;
+  c.policyd.max_line_length = get("policyd.max_line_length").number;
+  c.policyd.max_attributes = get("policyd.max_attributes").number;
+  c.policyd.idle_timeout = get("policyd.idle_timeout").number;
+  c.policyd.shutdown_timeout = get("policyd.shutdown_timeout").number;
+  c.policyd.on_internal_error = get("policyd.on_internal_error").action;
+  const std::string& out = get("log.output").text;
+  c.log.output = out == "stdout" ? LogOutput::kStdout
+                 : out == "syslog" ? LogOutput::kSyslog
+                                   : LogOutput::kFile;
+  c.log.path = get("log.path").text;
+  c.log.log_accepted = get("log.log_accepted").flag;
+  c.log.include_subject = get("log.include_subject").flag;
+  c.log.syslog_ident = get("log.syslog_ident").text;
+  return c;
+}
+
+std::map<std::string, ParamValue, std::less<>> Defaults() {
+  std::map<std::string, ParamValue, std::less<>> values;
+  for (const Param& p : kConfigParams) values[std::string(p.name)] = DefaultValue(p);
+  return values;
+}
+
+}  // namespace
+
+std::string SourceLocation::ToString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const ParamValue& RuleSpec::param(std::string_view name) const {
+  static const ParamValue kEmpty;
+  auto it = params.find(name);
+  return it == params.end() ? kEmpty : it->second;
+}
+
+std::vector<const RuleSpec*> Config::RulesFor(CheckHost host) const {
+  std::vector<const RuleSpec*> out;
+  for (const auto& r : rules) {
+    if (r.host == host) out.push_back(&r);
+  }
+  return out;
+}
+
+std::span<const CheckSchema> CheckSchemas() { return kCheckSchemas; }
+
+const CheckSchema* FindCheckSchema(std::string_view name) {
+  for (const auto& s : kCheckSchemas) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::span<const Param> ConfigParams() { return kConfigParams; }
+
+Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
+  Diagnostics diag;
+  YAML::Node doc;
+  if (!LoadYaml(path, &diag, &doc)) return Status::InvalidArgument(diag.Join());
+  auto values = Defaults();
+  std::map<std::string, ParamValue, std::less<>> given;
+  WalkMap(doc, kConfigParams, "", path, &diag, &given);
+  if (doc.IsMap() && !doc["version"]) diag.Add(path, doc.Mark(), "missing 'version: 1'");
+  for (auto& [k, v] : given) values[k] = std::move(v);
+  Config config = BuildConfig(values);
+  config.path = path;
+
+  std::filesystem::path base = std::filesystem::path(path).parent_path();
+  for (auto& file : config.rule_files) {
+    std::filesystem::path p(file);
+    if (p.is_relative()) file = (base / p).lexically_normal().string();
+    LoadRuleFile(file, &diag, &config.rules);
+  }
+  std::map<std::string, const RuleSpec*> ids;
+  for (const auto& rule : config.rules) {
+    auto [it, inserted] = ids.emplace(rule.id, &rule);
+    if (!inserted) {
+      diag.AddRaw(rule.where.ToString() + ": duplicate rule id '" + rule.id +
+                  "' (first defined at " + it->second->where.ToString() + ")");
+    }
+  }
+  if (!diag.empty()) return Status::InvalidArgument(diag.Join());
+  return std::shared_ptr<const Config>(std::make_shared<Config>(std::move(config)));
+}
+
+std::shared_ptr<const Config> DefaultConfig() {
+  Config c = BuildConfig(Defaults());
+  c.rule_files.clear();
+  return std::make_shared<Config>(std::move(c));
+}
+
+void PrintDefaults(std::ostream& out) {
+  out << "# mailwarden configuration: every parameter with its default.\n";
+  std::string section;
+  for (const Param& p : kConfigParams) {
+    std::string_view name = p.name;
+    size_t dot = name.find('.');
+    std::string sec = dot == std::string_view::npos ? "" : std::string(name.substr(0, dot));
+    std::string key = std::string(dot == std::string_view::npos ? name : name.substr(dot + 1));
+    if (sec != section) {
+      out << "\n" << sec << ":\n";
+      section = sec;
+    }
+    std::string indent = sec.empty() ? "" : "  ";
+    out << indent << "# " << p.doc << "\n";
+    std::string value = std::string(p.default_value);
+    if (p.type == ParamType::kStringList) value = value.empty() ? "[]" : "[" + value + "]";
+    else if (value.empty()) value = "\"\"";
+    else if (p.type == ParamType::kFileMode) value = "\"" + value + "\"";
+    out << indent << key << ": " << value << "\n";
+  }
+  out << "\n# Checks a rule may name (rule keys: id, check, action, reply, and those below).\n";
+  for (const CheckSchema& s : kCheckSchemas) {
+    out << "#\n# check: " << s.name << "  (" << (s.host == CheckHost::kMilter ? "milter" : "policyd")
+        << ", default action " << ActionName(s.default_action) << ")\n#   " << s.doc << "\n";
+    for (const Param& p : s.params) {
+      out << "#   " << p.name << ": "
+          << (p.default_value.empty() ? std::string("[]") : std::string(p.default_value)) << "  -- "
+          << p.doc << "\n";
+    }
+  }
+}
+
+}  // namespace mailwarden

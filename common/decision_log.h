@@ -1,0 +1,56 @@
+// The decision log: one JSON object per line per decision, for SOC staff and reports.
+//
+// Field names follow the Elastic Common Schema (nested objects: {"event":{"action":...}}),
+// with mailwarden's own fields under "mailwarden". Callers put metadata only in a record:
+// never body text or attachment content. Lines go to a file (opened O_APPEND, reopened on
+// SIGUSR1 for logrotate), to stdout (journald) or to syslog (facility mail).
+// Write() and Reopen() are thread-safe; each line is written with one write(2).
+#ifndef MAILWARDEN_COMMON_DECISION_LOG_H_
+#define MAILWARDEN_COMMON_DECISION_LOG_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "common/status.h"
+
+namespace mailwarden {
+
+class DecisionLog {
+ public:
+  // Opens the output described by `options`; kIoError when the file cannot be opened.
+  static Result<std::unique_ptr<DecisionLog>> Open(const LogOptions& options);
+  ~DecisionLog();
+  DecisionLog(const DecisionLog&) = delete;
+  DecisionLog& operator=(const DecisionLog&) = delete;
+
+  // Appends `record` as one line. A failed write is reported once per failure streak on
+  // stderr; the decision itself stands (the MTA's reply does not depend on the log).
+  void Write(const nlohmann::json& record);
+  // Reopens the file (after logrotate moved it). No-op for stdout and syslog.
+  Status Reopen();
+  // True when this log writes where `options` says, so a reload can keep it.
+  bool SameOutput(const LogOptions& options) const;
+
+ private:
+  explicit DecisionLog(const LogOptions& options) : options_(options) {}
+  LogOptions options_;
+  std::mutex mu_;
+  int fd_ = -1;
+  bool failing_ = false;
+};
+
+// A record with "@timestamp" (UTC, milliseconds) and the event fields every decision
+// shares: event.kind, event.module, event.dataset = "mailwarden." + `dataset`.
+nlohmann::json NewDecisionRecord(std::string_view dataset);
+
+// "2026-11-30T07:00:00.123Z" for now.
+std::string UtcTimestamp();
+
+}  // namespace mailwarden
+
+#endif  // MAILWARDEN_COMMON_DECISION_LOG_H_

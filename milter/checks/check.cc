@@ -1,0 +1,28 @@
+#include "milter/checks/check.h"
+
+#include "milter/checks/message_size.h"
+
+namespace mailwarden {
+
+Finding Check::MakeFinding(std::string check, int smtp_code, std::string enhanced_code,
+                           std::string reason, nlohmann::json evidence) const {
+  Finding f;
+  f.rule_id = rule_id_;
+  f.check = std::move(check);
+  f.action = action_;
+  f.smtp_code = smtp_code;
+  f.enhanced_code = std::move(enhanced_code);
+  f.reason = reply_.empty() ? std::move(reason) : reply_;
+  f.evidence = std::move(evidence);
+  return f;
+}
+
+Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule) {
+  if (rule.check == "message_size") {
+    return std::unique_ptr<Check>(std::make_unique<MessageSizeCheck>(rule));
+  }
+  return Status::InvalidArgument(rule.where.ToString() + ": check '" + rule.check +
+                                 "' is not run by the milter");
+}
+
+}  // namespace mailwarden

@@ -1,0 +1,189 @@
+#include "milter/engine.h"
+
+#include <unistd.h>
+
+#include <exception>
+
+#include "common/decision_log.h"
+#include "common/log.h"
+
+namespace mailwarden {
+namespace {
+
+// SMTP replies longer than this are cut: RFC 5321 allows 512 octets per reply line.
+constexpr size_t kMaxReplyText = 400;
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+std::string_view StageName(Stage stage) {
+  return stage == Stage::kMailFrom ? "mail_from" : "eom";
+}
+
+std::string Verdict::ReplyLine() const {
+  if (action != Action::kReject && action != Action::kTempfail) return "";
+  return std::to_string(smtp_code) + " " + enhanced_code + " " + text;
+}
+
+Result<std::shared_ptr<const Engine>> Engine::Build(std::shared_ptr<const Config> config) {
+  std::shared_ptr<Engine> engine(new Engine(config));
+  for (const RuleSpec* rule : config->RulesFor(CheckHost::kMilter)) {
+    auto check = MakeCheck(*rule);
+    if (!check.ok()) return check.status();
+    engine->checks_.push_back(std::move(check).value());
+  }
+  return std::shared_ptr<const Engine>(std::move(engine));
+}
+
+Finding Engine::FailureFinding(const Check& check, const Status& status) const {
+  bool timeout = status.code() == Status::Code::kTimeout;
+  Finding f;
+  f.rule_id = check.rule_id();
+  f.check = timeout ? "on_timeout" : "on_internal_error";
+  f.action = timeout ? config_->milter.on_timeout : config_->milter.on_internal_error;
+  if (f.action == Action::kReject) {
+    f.smtp_code = 550;
+    f.enhanced_code = "5.3.0";
+    f.reason = "message could not be checked";
+  } else {
+    f.smtp_code = 451;
+    f.enhanced_code = "4.3.0";
+    f.reason = "temporary failure while checking the message, try again later";
+  }
+  f.evidence = {{"error", status.ToString()}, {"fail_open", f.action == Action::kAccept}};
+  LogError("rule " + check.rule_id() + " failed: " + status.ToString() + " -> " +
+           std::string(ActionName(f.action)));
+  return f;
+}
+
+Verdict Engine::Decide(std::vector<Finding> findings) const {
+  Verdict v;
+  v.findings = std::move(findings);
+  for (const Finding& f : v.findings) {
+    if (v.deciding == nullptr || f.action > v.deciding->action) v.deciding = &f;
+  }
+  if (v.deciding == nullptr) return v;
+  const Finding& d = *v.deciding;
+  v.action = d.action;
+  if (v.action == Action::kReject || v.action == Action::kTempfail) {
+    v.smtp_code = d.smtp_code;
+    v.enhanced_code = d.enhanced_code;
+    // A tempfail must carry a 4xx code whatever the finding said, and a reject a 5xx.
+    if (v.action == Action::kTempfail && v.smtp_code / 100 != 4) {
+      v.smtp_code = 451;
+      v.enhanced_code = "4" + (v.enhanced_code.size() > 1 ? v.enhanced_code.substr(1) : ".7.1");
+    } else if (v.action == Action::kReject && v.smtp_code / 100 != 5) {
+      v.smtp_code = 550;
+      v.enhanced_code = "5" + (v.enhanced_code.size() > 1 ? v.enhanced_code.substr(1) : ".7.1");
+    }
+    std::string text = d.reason.substr(0, kMaxReplyText);
+    for (char& c : text) {
+      if (c == '\r' || c == '\n' || c == '%') c = ' ';  // keep the reply one clean line
+    }
+    v.text = text + " (mailwarden rule " + d.rule_id + ")";
+  } else if (v.action == Action::kQuarantine) {
+    v.text = "mailwarden rule " + d.rule_id + ": " + d.reason;
+  }
+  return v;
+}
+
+Verdict Engine::AtMailFrom(const Envelope& envelope) const {
+  std::vector<Finding> findings;
+  for (const auto& check : checks_) {
+    Status s;
+    try {
+      s = check->OnMailFrom(envelope, &findings);
+    } catch (const std::exception& e) {
+      s = Status::Internal(e.what());
+    }
+    if (!s.ok()) findings.push_back(FailureFinding(*check, s));
+  }
+  return Decide(std::move(findings));
+}
+
+Verdict Engine::AtEndOfMessage(const Message& message) const {
+  std::vector<Finding> findings;
+  for (const auto& check : checks_) {
+    Status s;
+    try {
+      s = check->Inspect(message, &findings);
+    } catch (const std::exception& e) {
+      s = Status::Internal(e.what());
+    }
+    if (!s.ok()) findings.push_back(FailureFinding(*check, s));
+  }
+  Verdict v = Decide(std::move(findings));
+  if (v.action == Action::kTag || v.action == Action::kQuarantine ||
+      v.action == Action::kAccept) {
+    std::string rules;
+    for (const Finding& f : v.findings) {
+      if (f.action != Action::kAccept) rules += (rules.empty() ? "" : ",") + f.rule_id;
+    }
+    if (!config_->milter.verdict_header.empty()) {
+      static const std::string kHost = Hostname();
+      std::string value = std::string(ActionName(v.action)) + " (" + kHost + ")";
+      if (!rules.empty()) value += " rules=" + rules;
+      v.add_headers.push_back({config_->milter.verdict_header, value});
+    }
+  }
+  return v;
+}
+
+bool Engine::ShouldLog(const Verdict& verdict) const {
+  return verdict.action != Action::kAccept || config_->log.log_accepted;
+}
+
+nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& verdict,
+                                      Stage stage) const {
+  const Envelope& env = message.envelope();
+  nlohmann::json r = NewDecisionRecord("milter");
+  auto& event = r["event"];
+  event["action"] = ActionName(verdict.action);
+  event["category"] = nlohmann::json::array({"email"});
+  event["type"] = nlohmann::json::array(
+      {verdict.action == Action::kReject || verdict.action == Action::kTempfail ? "denied"
+                                                                                : "allowed"});
+  event["outcome"] = "success";
+  if (verdict.deciding != nullptr) {
+    event["reason"] = verdict.deciding->reason;
+    r["rule"] = {{"id", verdict.deciding->rule_id}, {"name", verdict.deciding->check}};
+  }
+  nlohmann::json email;
+  if (!env.queue_id.empty()) email["local_id"] = env.queue_id;
+  if (const HeaderField* mid = message.FindHeader("Message-ID")) email["message_id"] = mid->value;
+  if (config_->log.include_subject) {
+    if (const HeaderField* subj = message.FindHeader("Subject")) email["subject"] = subj->value;
+  }
+  email["from"]["address"] = env.mail_from;
+  email["to"]["address"] = env.recipients;
+  email["direction"] = DirectionName(ClassifyDirection(env, config_->internal_domains));
+  r["email"] = std::move(email);
+  if (!env.client_addr.empty()) r["source"]["ip"] = env.client_addr;
+  if (!env.client_name.empty()) r["source"]["domain"] = env.client_name;
+  if (!env.auth_user.empty()) r["user"]["name"] = env.auth_user;
+  nlohmann::json mw;
+  mw["stage"] = StageName(stage);
+  mw["smtp"] = env.smtp;
+  if (stage == Stage::kEndOfMessage) mw["size"] = message.size();
+  if (env.announced_size) mw["announced_size"] = *env.announced_size;
+  std::string reply = verdict.ReplyLine();
+  if (!reply.empty()) mw["reply"] = reply;
+  nlohmann::json findings = nlohmann::json::array();
+  for (const Finding& f : verdict.findings) {
+    findings.push_back({{"rule_id", f.rule_id},
+                        {"check", f.check},
+                        {"action", ActionName(f.action)},
+                        {"reason", f.reason},
+                        {"evidence", f.evidence.is_null() ? nlohmann::json::object() : f.evidence}});
+  }
+  mw["findings"] = std::move(findings);
+  r["mailwarden"] = std::move(mw);
+  return r;
+}
+
+}  // namespace mailwarden

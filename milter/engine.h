@@ -1,0 +1,76 @@
+// The inspection engine: the checks of one configuration, and how their findings become a
+// verdict. Knows nothing of libmilter; the milter glue, --test mode, unit tests and
+// benchmarks all drive it the same way.
+//
+// An Engine is built from one Config snapshot and is immutable afterwards: connections
+// share it through std::shared_ptr<const Engine> and a reload builds a new one, so a
+// message in flight finishes under the rules it started with. All methods are thread-safe.
+#ifndef MAILWARDEN_MILTER_ENGINE_H_
+#define MAILWARDEN_MILTER_ENGINE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "milter/checks/check.h"
+#include "milter/message.h"
+
+namespace mailwarden {
+
+struct Verdict {
+  Action action = Action::kAccept;
+  int smtp_code = 250;          // reject and tempfail only
+  std::string enhanced_code;    // reject and tempfail only
+  std::string text;             // reply text for reject/tempfail, reason for quarantine
+  const Finding* deciding = nullptr;  // into findings; null when accepted without findings
+  std::vector<Finding> findings;      // every finding, the deciding one included
+  std::vector<HeaderField> add_headers;
+
+  Verdict() = default;
+  Verdict(const Verdict&) = delete;  // `deciding` points into `findings`
+  Verdict& operator=(const Verdict&) = delete;
+  Verdict(Verdict&&) = default;
+  Verdict& operator=(Verdict&&) = default;
+
+  // "552 5.3.4 text" for reject and tempfail, "" otherwise.
+  std::string ReplyLine() const;
+};
+
+// Where in the dialogue a decision was taken.
+enum class Stage { kMailFrom, kEndOfMessage };
+std::string_view StageName(Stage stage);
+
+class Engine {
+ public:
+  // Builds the checks of every milter rule in `config`.
+  static Result<std::shared_ptr<const Engine>> Build(std::shared_ptr<const Config> config);
+
+  const Config& config() const { return *config_; }
+
+  // At MAIL FROM. An accept verdict means "go on", not "deliver".
+  Verdict AtMailFrom(const Envelope& envelope) const;
+  // At end of message: the final verdict.
+  Verdict AtEndOfMessage(const Message& message) const;
+
+  // The decision-log record for `verdict`. `message` may lack a body at kMailFrom.
+  nlohmann::json DecisionRecord(const Message& message, const Verdict& verdict, Stage stage) const;
+  // True when the decision must be logged (refusals always; accepts if log_accepted).
+  bool ShouldLog(const Verdict& verdict) const;
+
+ private:
+  explicit Engine(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+  // Turns findings into a verdict; `failures` are findings made from checks that failed.
+  Verdict Decide(std::vector<Finding> findings) const;
+  // A finding for a check that could not do its job, per the configured failure mode.
+  Finding FailureFinding(const Check& check, const Status& status) const;
+
+  std::shared_ptr<const Config> config_;
+  std::vector<std::unique_ptr<Check>> checks_;
+};
+
+}  // namespace mailwarden
+
+#endif  // MAILWARDEN_MILTER_ENGINE_H_

@@ -1,0 +1,335 @@
+// mailwarden-milter: command line, start-up, signals and shutdown.
+//
+//   mailwarden-milter [--config FILE] [--socket SPEC]      run (foreground) until SIGTERM
+//   mailwarden-milter [--config FILE] --check-config       validate and exit (0 ok, 1 errors)
+//   mailwarden-milter --print-defaults                     every parameter with its default
+//   mailwarden-milter [--config FILE] --test MSG.eml [--from A] [--rcpt B]... [--client-ip IP]
+//                     [--auth USER] [--size N]             offline verdict; exit 0 accept,
+//                                                          1 reject, 2 tempfail, 3 quarantine
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/decision_log.h"
+#include "common/log.h"
+#include "common/snapshot.h"
+#include "common/socket_spec.h"
+#include "milter/engine.h"
+#include "milter/eml_reader.h"
+#include "milter/milter_glue.h"
+
+namespace mailwarden {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/mailwarden/mailwarden.yaml";
+constexpr int kExitConfig = 1;
+
+struct Options {
+  std::string config = kDefaultConfig;
+  std::string socket;  // overrides milter.socket
+  bool check_config = false;
+  bool print_defaults = false;
+  std::string test_file;
+  std::string from;
+  std::vector<std::string> rcpts;
+  std::string client_ip;
+  std::string auth;
+  std::string size;
+};
+
+void Usage(std::ostream& out) {
+  out << "usage: mailwarden-milter [--config FILE] [--socket SPEC]\n"
+         "       mailwarden-milter [--config FILE] --check-config\n"
+         "       mailwarden-milter --print-defaults\n"
+         "       mailwarden-milter [--config FILE] --test MSG.eml [--from ADDR] [--rcpt ADDR]...\n"
+         "                         [--client-ip IP] [--auth USER] [--size BYTES]\n"
+         "  --test exits 0 accept, 1 reject, 2 tempfail, 3 quarantine (4: could not run)\n"
+         "  default config: " << kDefaultConfig << "\n";
+}
+
+bool ParseArgs(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string* dst) {
+      if (i + 1 >= argc) {
+        std::cerr << "mailwarden-milter: " << a << " needs a value\n";
+        return false;
+      }
+      *dst = argv[++i];
+      return true;
+    };
+    std::string tmp;
+    if (a == "--config" || a == "-c") { if (!value(&o->config)) return false; }
+    else if (a == "--socket" || a == "-p") { if (!value(&o->socket)) return false; }
+    else if (a == "--check-config" || a == "-n") o->check_config = true;
+    else if (a == "--print-defaults") o->print_defaults = true;
+    else if (a == "--test") { if (!value(&o->test_file)) return false; }
+    else if (a == "--from") { if (!value(&o->from)) return false; }
+    else if (a == "--rcpt") { if (!value(&tmp)) return false; o->rcpts.push_back(tmp); }
+    else if (a == "--client-ip") { if (!value(&o->client_ip)) return false; }
+    else if (a == "--auth") { if (!value(&o->auth)) return false; }
+    else if (a == "--size") { if (!value(&o->size)) return false; }
+    else if (a == "--help" || a == "-h") { Usage(std::cout); std::exit(0); }
+    else {
+      std::cerr << "mailwarden-milter: unknown argument '" << a << "'\n";
+      Usage(std::cerr);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Loads the config and applies command-line overrides; prints errors.
+Result<std::shared_ptr<const Config>> LoadWithOverrides(const Options& o) {
+  auto loaded = LoadConfig(o.config);
+  if (!loaded.ok()) return loaded.status();
+  if (o.socket.empty()) return loaded;
+  auto spec = ParseSocketSpec(o.socket);
+  if (!spec.ok()) return Status::InvalidArgument("--socket: " + spec.status().message());
+  auto copy = std::make_shared<Config>(**loaded);
+  copy->milter.socket = o.socket;
+  return std::shared_ptr<const Config>(std::move(copy));
+}
+
+int RunTest(const Options& o, std::shared_ptr<const Config> config) {
+  auto engine = Engine::Build(config);
+  if (!engine.ok()) {
+    std::cerr << engine.status().message() << "\n";
+    return 4;
+  }
+  Envelope env;
+  env.client_addr = o.client_ip.empty() ? "127.0.0.1" : o.client_ip;
+  env.client_name = "localhost";
+  env.helo = "localhost";
+  env.mail_from = o.from;
+  env.auth_user = o.auth;
+  env.recipients = o.rcpts;
+  env.queue_id = "TEST";
+  if (!o.size.empty()) env.announced_size = std::strtoull(o.size.c_str(), nullptr, 10);
+  Message message(env);
+  const Engine& e = **engine;
+  Verdict v = e.AtMailFrom(message.envelope());
+  Stage stage = Stage::kMailFrom;
+  if (v.action != Action::kReject && v.action != Action::kTempfail) {
+    if (Status s = ReadMessageFile(o.test_file, &message); !s.ok()) {
+      std::cerr << "mailwarden-milter: " << s.message() << "\n";
+      return 4;
+    }
+    v = e.AtEndOfMessage(message);
+    stage = Stage::kEndOfMessage;
+  }
+  std::cout << "verdict: " << ActionName(v.action);
+  if (!v.ReplyLine().empty()) std::cout << " " << v.ReplyLine();
+  if (v.action == Action::kQuarantine) std::cout << " (" << v.text << ")";
+  std::cout << "\n";
+  for (const HeaderField& h : v.add_headers) std::cout << "add header: " << h.name << ": " << h.value << "\n";
+  std::cout << e.DecisionRecord(message, v, stage).dump() << "\n";
+  switch (v.action) {
+    case Action::kAccept:
+    case Action::kTag: return 0;
+    case Action::kReject: return 1;
+    case Action::kTempfail: return 2;
+    case Action::kQuarantine: return 3;
+  }
+  return 4;
+}
+
+// Reloads on request in a thread of its own, so the signal loop returns to sigwait() at
+// once (a signal arriving while the main thread is busy would go to libmilter's thread).
+class Reloader {
+ public:
+  Reloader(Options options, SnapshotHolder<const Engine>* engine,
+           SnapshotHolder<DecisionLog>* log)
+      : options_(std::move(options)), engine_(engine), log_(log), thread_([this] { Loop(); }) {}
+  ~Reloader() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Request() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return pending_ || stop_; });
+      if (stop_) return;
+      pending_ = false;
+      lock.unlock();
+      Reload();
+      lock.lock();
+    }
+  }
+
+  void Reload() {
+    auto config = LoadWithOverrides(options_);
+    if (!config.ok()) {
+      LogError("reload failed, the running configuration stays in force:\n" +
+               config.status().message());
+      return;
+    }
+    auto engine = Engine::Build(*config);
+    if (!engine.ok()) {
+      LogError("reload failed, the running configuration stays in force: " +
+               engine.status().message());
+      return;
+    }
+    const Config& old = engine_->Get()->config();
+    if ((*config)->milter.socket != old.milter.socket) {
+      LogWarn("milter.socket changed; the new socket takes effect after a restart");
+    }
+    auto log = log_->Get();
+    if (!log->SameOutput((*config)->log)) {
+      auto opened = DecisionLog::Open((*config)->log);
+      if (!opened.ok()) {
+        LogError("reload failed, the running configuration stays in force: " +
+                 opened.status().message());
+        return;
+      }
+      log_->Replace(std::shared_ptr<DecisionLog>(std::move(opened).value()));
+    }
+    engine_->Replace(*engine);
+    LogInfo("configuration reloaded from " + options_.config + " (" +
+            std::to_string((*config)->RulesFor(CheckHost::kMilter).size()) + " milter rules)");
+  }
+
+  Options options_;
+  SnapshotHolder<const Engine>* engine_;
+  SnapshotHolder<DecisionLog>* log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
+  auto engine = Engine::Build(config);
+  if (!engine.ok()) {
+    LogFatal(engine.status().message());
+    return kExitConfig;
+  }
+  auto log = DecisionLog::Open(config->log);
+  if (!log.ok()) {
+    LogFatal(log.status().message());
+    return kExitConfig;
+  }
+  SnapshotHolder<const Engine> engine_holder(*engine);
+  SnapshotHolder<DecisionLog> log_holder(std::shared_ptr<DecisionLog>(std::move(log).value()));
+
+  SocketSpec spec = *ParseSocketSpec(config->milter.socket);
+  MilterServices services{[&] { return engine_holder.Get(); }, [&] { return log_holder.Get(); }};
+  if (Status s = MilterOpen(spec, static_cast<int>(config->milter.connection_timeout), services);
+      !s.ok()) {
+    LogFatal(s.message());
+    return 1;
+  }
+  if (spec.kind == SocketSpec::Kind::kUnix) {
+    if (Status s = SetSocketOwnerAndMode(spec.path, config->milter.socket_owner,
+                                         config->milter.socket_mode);
+        !s.ok()) {
+      LogFatal(s.message());
+      return 1;
+    }
+  }
+  if (Status s = DropPrivileges(config->milter.user); !s.ok()) {
+    LogFatal(s.message());
+    return 1;
+  }
+
+  std::atomic<bool> stopping{false};
+  std::thread runner([&] {
+    Status s = MilterRun();
+    if (!s.ok()) LogError(s.message());
+    // Wake the signal loop if libmilter stopped on its own.
+    if (!stopping.load()) kill(getpid(), SIGTERM);
+  });
+  LogInfo("ready on " + spec.ToString());
+
+  {
+    Reloader reloader(o, &engine_holder, &log_holder);
+    RunSignalLoop([&](DaemonSignal sig) {
+      switch (sig) {
+        case DaemonSignal::kReload:
+          reloader.Request();
+          return true;
+        case DaemonSignal::kReopenLogs:
+          if (Status s = log_holder.Get()->Reopen(); !s.ok()) LogError(s.message());
+          else LogInfo("decision log reopened");
+          return true;
+        case DaemonSignal::kStop:
+          return false;
+      }
+      return true;
+    });
+  }
+  stopping.store(true);
+  LogInfo("stopping: no new connections; waiting for messages in flight");
+  MilterStop();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::seconds(engine_holder.Get()->config().milter.shutdown_timeout);
+  while (MilterMessagesInFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int left = MilterMessagesInFlight();
+  if (left > 0) LogWarn(std::to_string(left) + " messages still in flight at shutdown; the MTA applies its milter_default_action");
+  LogInfo("stopped");
+  // libmilter's session threads may still hold idle connections; leave without running
+  // static destructors under them.
+  std::cerr.flush();
+  _exit(0);
+}
+
+}  // namespace
+}  // namespace mailwarden
+
+int main(int argc, char** argv) {
+  using namespace mailwarden;
+  SetProgramName("mailwarden-milter");
+  Options o;
+  if (!ParseArgs(argc, argv, &o)) return 2;
+  if (o.print_defaults) {
+    PrintDefaults(std::cout);
+    return 0;
+  }
+  BlockDaemonSignals();
+  auto config = LoadWithOverrides(o);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    if (o.check_config) std::cerr << "mailwarden-milter: configuration has errors\n";
+    else LogFatal("configuration has errors; not starting");
+    return o.test_file.empty() ? kExitConfig : 4;
+  }
+  if (o.check_config) {
+    auto engine = Engine::Build(*config);
+    if (!engine.ok()) {
+      std::cerr << engine.status().message() << "\n";
+      return kExitConfig;
+    }
+    std::cout << "mailwarden-milter: " << o.config << ": ok ("
+              << (*config)->rules.size() << " rules)\n";
+    return 0;
+  }
+  if (!o.test_file.empty()) return RunTest(o, *config);
+  return RunDaemon(o, *config);
+}

@@ -1,0 +1,74 @@
+// The message model: what the milter knows about one message, independent of libmilter.
+//
+// An Envelope is filled from the SMTP dialogue (or from the command line in --test mode);
+// a Message adds the header fields and the body as they arrive. Checks read a Message and
+// never change it. A Message belongs to one connection's thread; not thread-safe.
+#ifndef MAILWARDEN_MILTER_MESSAGE_H_
+#define MAILWARDEN_MILTER_MESSAGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mailwarden {
+
+struct Envelope {
+  std::string client_addr;   // "192.0.2.1", or "" when unknown (local submission)
+  std::string client_name;   // reverse DNS name as the MTA saw it
+  std::string helo;
+  std::string auth_user;     // SASL login, "" when not authenticated
+  std::string daemon_name;   // the MTA's {daemon_name} macro
+  std::string mail_from;     // envelope sender without angle brackets; "" for the null sender
+  std::optional<uint64_t> announced_size;  // ESMTP SIZE= at MAIL FROM
+  std::vector<std::string> recipients;     // without angle brackets
+  std::string queue_id;      // known at end of message with Postfix
+  bool smtp = true;          // false for mail submitted locally (Postfix non_smtpd_milters)
+};
+
+struct HeaderField {
+  std::string name;
+  std::string value;  // as received, folding preserved, without the trailing CRLF
+};
+
+// Where a message goes relative to the organisation's internal domains.
+enum class Direction { kInbound, kOutbound, kInternal, kExternal };
+std::string_view DirectionName(Direction d);
+
+class Message {
+ public:
+  explicit Message(Envelope envelope) : envelope_(std::move(envelope)) {}
+
+  const Envelope& envelope() const { return envelope_; }
+  Envelope& mutable_envelope() { return envelope_; }
+
+  void AddHeader(std::string name, std::string value);
+  // Counts body bytes as they arrive; the body itself is kept only by consumers that need it.
+  void AppendBody(std::string_view chunk) { body_bytes_ += chunk.size(); }
+
+  const std::vector<HeaderField>& headers() const { return headers_; }
+  // The first header field named `name` (case-insensitive), or nullptr.
+  const HeaderField* FindHeader(std::string_view name) const;
+  uint64_t body_bytes() const { return body_bytes_; }
+  // The size of the message as transmitted: header lines with CRLF, the empty line, the
+  // body. Postfix hands milters the body with CRLF line ends, so this matches what an MTA
+  // counts against message_size_limit.
+  uint64_t size() const { return header_bytes_ + 2 + body_bytes_; }
+
+ private:
+  Envelope envelope_;
+  std::vector<HeaderField> headers_;
+  uint64_t header_bytes_ = 0;
+  uint64_t body_bytes_ = 0;
+};
+
+// The domain part of an address, lower-cased; "" when there is none.
+std::string DomainOf(std::string_view address);
+// Inbound: external sender, some internal recipient; outbound: internal sender (or
+// authenticated user) to some external recipient; internal: all internal; external: none.
+Direction ClassifyDirection(const Envelope& envelope, const std::vector<std::string>& internal_domains);
+
+}  // namespace mailwarden
+
+#endif  // MAILWARDEN_MILTER_MESSAGE_H_

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything mailwarden needs to build, run its demo and run its tests, from
+# Debian 12 packages. Idempotent: packages already present are left alone, so a second run
+# costs one dpkg query. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config ninja-build
+  # libraries
+  libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev
+  # tests
+  libgtest-dev googletest postfix swaks miltertest
+  # sanitizers, fuzzing, and checking the systemd units
+  clang libclang-rt-14-dev systemd procps iproute2 netcat-openbsd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks how it should run; "No configuration" leaves the host's mail setup alone:
+# mailwarden's demo and tests run their own private Postfix instance.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
