@@ -395,13 +395,11 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
         }
         rule.host = schema->host;
         rule.action = schema->default_action;
-        bool ok = true;
         std::set<std::string> seen;
         for (const auto& field : node) {
           std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
           if (!seen.insert(name).second) {
             diag->Add(file, field.first.Mark(), "duplicate key '" + name + "' in rule");
-            ok = false;
             continue;
           }
           const YAML::Node& value = field.second;
@@ -409,15 +407,13 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
           if (name == "id" || name == "reply") {
             if (!value.IsScalar()) {
               diag->Add(file, value.Mark(), name + ": expected a string");
-              ok = false;
-            } else if (name == "id") {
+              } else if (name == "id") {
               rule.id = value.Scalar();
               if (!ValidRuleId(rule.id)) {
                 diag->Add(file, value.Mark(),
                           "id '" + rule.id +
                               "': use 1-64 characters from a-z, 0-9, '-', '_' and '.'");
-                ok = false;
-              }
+                  }
             } else {
               rule.reply = value.Scalar();
             }
@@ -426,7 +422,7 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
           if (name == "action") {
             static constexpr Param kActionParam{"action", ParamType::kAction, "reject", 0, 0, ""};
             ParamValue v;
-            if (ParseNode(kActionParam, value, file, diag, &v)) rule.action = v.action; else ok = false;
+            if (ParseNode(kActionParam, value, file, diag, &v)) rule.action = v.action;
             continue;
           }
           const Param* p = FindParam(schema->params, name);
@@ -436,21 +432,19 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
             diag->Add(file, field.first.Mark(),
                       "unknown key '" + name + "' for check " + rule.check + " (known keys: " +
                           known + ")");
-            ok = false;
             continue;
           }
           ParamValue v;
           if (ParseNode(*p, value, file, diag, &v)) rule.params[std::string(p->name)] = std::move(v);
-          else ok = false;
         }
         if (rule.id.empty() && !seen.count("id")) {
           diag->Add(file, node.Mark(), "rule without 'id'");
-          ok = false;
         }
         for (const Param& p : schema->params) {
           if (!rule.params.count(p.name)) rule.params[std::string(p.name)] = DefaultValue(p);
         }
-        if (ok) rules->push_back(std::move(rule));
+        // Kept even when broken (the load fails anyway) so duplicate ids are still found.
+        if (!rule.id.empty()) rules->push_back(std::move(rule));
       }
     } else {
       diag->Add(file, kv.first.Mark(), "unknown key '" + key + "' (known keys: version, rules)");

@@ -40,6 +40,13 @@ Result<std::shared_ptr<const Engine>> Engine::Build(std::shared_ptr<const Config
   return std::shared_ptr<const Engine>(std::move(engine));
 }
 
+std::shared_ptr<const Engine> Engine::FromChecks(std::shared_ptr<const Config> config,
+                                                 std::vector<std::unique_ptr<Check>> checks) {
+  std::shared_ptr<Engine> engine(new Engine(std::move(config)));
+  engine->checks_ = std::move(checks);
+  return engine;
+}
+
 Finding Engine::FailureFinding(const Check& check, const Status& status) const {
   bool timeout = status.code() == Status::Code::kTimeout;
   Finding f;

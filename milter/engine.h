@@ -48,6 +48,11 @@ class Engine {
   // Builds the checks of every milter rule in `config`.
   static Result<std::shared_ptr<const Engine>> Build(std::shared_ptr<const Config> config);
 
+  // An engine running exactly `checks` (for tests that need a check of their own, such as
+  // one that fails), with `config`'s options.
+  static std::shared_ptr<const Engine> FromChecks(std::shared_ptr<const Config> config,
+                                                  std::vector<std::unique_ptr<Check>> checks);
+
   const Config& config() const { return *config_; }
 
   // At MAIL FROM. An accept verdict means "go on", not "deliver".

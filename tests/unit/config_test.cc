@@ -1,0 +1,164 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "tests/unit/test_files.h"
+
+namespace mailwarden {
+namespace {
+
+using testing::TempDir;
+
+constexpr const char* kRules = R"(version: 1
+rules:
+  - id: message-size
+    check: message_size
+    max_size: 15MiB
+  - id: blocked
+    check: sender_blocklist
+    senders: [a@example.net, "@spam.example"]
+    action: tempfail
+)";
+
+std::string ErrorsOf(const std::string& path) {
+  auto r = LoadConfig(path);
+  EXPECT_FALSE(r.ok());
+  return r.ok() ? "" : r.status().message();
+}
+
+TEST(Config, LoadsShippedFilesInTheirInstalledLayout) {
+  // Installed as /etc/mailwarden/mailwarden.yaml with rules/ beside it.
+  TempDir dir;
+  std::filesystem::copy_file(MW_SOURCE_DIR "/conf/mailwarden.yaml", dir.Path("mailwarden.yaml"));
+  std::filesystem::create_directories(dir.Path("rules"));
+  std::filesystem::copy_file(MW_SOURCE_DIR "/rules/default.yaml", dir.Path("rules/default.yaml"));
+  auto config = LoadConfig(dir.Path("mailwarden.yaml"));
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ((*config)->milter.socket, "inet:127.0.0.1:8891");
+  EXPECT_EQ((*config)->policyd.listen, "inet:127.0.0.1:10040");
+  EXPECT_FALSE((*config)->rules.empty());
+}
+
+TEST(Config, DefaultsApplyAndRulesGetTheirParameters) {
+  TempDir dir;
+  dir.Write("rules.yaml", kRules);
+  std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [rules.yaml]\n");
+  auto config = LoadConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const Config& c = **config;
+  EXPECT_EQ(c.milter.shutdown_timeout, 30);
+  EXPECT_EQ(c.milter.on_internal_error, Action::kTempfail);
+  EXPECT_EQ(c.policyd.max_line_length, 4096);
+  EXPECT_EQ(c.milter.socket_mode, 0660);
+  ASSERT_EQ(c.rules.size(), 2u);
+  EXPECT_EQ(c.rules[0].param("max_size").number, 15 * 1024 * 1024);
+  EXPECT_EQ(c.rules[0].action, Action::kReject);  // the check's default
+  EXPECT_EQ(c.rules[0].where.line, 3);
+  EXPECT_EQ(c.rules[1].action, Action::kTempfail);
+  EXPECT_EQ(c.rules[1].param("senders").list.size(), 2u);
+  EXPECT_EQ(c.RulesFor(CheckHost::kMilter).size(), 1u);
+  EXPECT_EQ(c.RulesFor(CheckHost::kPolicyd).size(), 1u);
+}
+
+TEST(Config, ErrorsNameFileLineAndColumn) {
+  TempDir dir;
+  std::string path = dir.Write("c.yaml",
+                               "version: 1\n"
+                               "rule_files: []\n"
+                               "milter:\n"
+                               "  socket: inet:127.0.0.1:99999\n"
+                               "  sokcet_mode: \"0660\"\n"
+                               "  shutdown_timeout: 5y\n"
+                               "log:\n"
+                               "  output: fil\n");
+  std::string errors = ErrorsOf(path);
+  EXPECT_NE(errors.find(path + ":4:11: milter.socket"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(path + ":5:3: unknown key 'milter.sokcet_mode'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(path + ":6:21: milter.shutdown_timeout"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(path + ":8:11: log.output"), std::string::npos) << errors;
+}
+
+TEST(Config, YamlSyntaxErrorHasPosition) {
+  TempDir dir;
+  std::string path = dir.Write("c.yaml", "version: 1\nmilter: [a\n");
+  std::string errors = ErrorsOf(path);
+  EXPECT_NE(errors.find(path + ":"), std::string::npos);
+  EXPECT_NE(errors.find("YAML syntax error"), std::string::npos) << errors;
+}
+
+TEST(Config, RejectsOutOfRangeAndWrongTypes) {
+  TempDir dir;
+  std::string path = dir.Write("c.yaml",
+                               "version: 1\nrule_files: []\n"
+                               "policyd:\n  max_line_length: 10\n  max_connections: lots\n"
+                               "log:\n  log_accepted: maybe\n");
+  std::string errors = ErrorsOf(path);
+  EXPECT_NE(errors.find(":4:20: policyd.max_line_length: 10 is outside the allowed range"),
+            std::string::npos) << errors;
+  EXPECT_NE(errors.find(":5:20: policyd.max_connections: 'lots' is not an integer"),
+            std::string::npos) << errors;
+  EXPECT_NE(errors.find(":7:17: log.log_accepted"), std::string::npos) << errors;
+}
+
+TEST(Config, RejectsDuplicateKeysMissingVersionAndMissingFiles) {
+  TempDir dir;
+  std::string path = dir.Write("c.yaml", "rule_files: [nope.yaml]\nlog:\n  path: a\n  path: b\n");
+  std::string errors = ErrorsOf(path);
+  EXPECT_NE(errors.find("duplicate key 'log.path'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("missing 'version: 1'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("nope.yaml:0:0: cannot read: no such file"), std::string::npos) << errors;
+  EXPECT_NE(ErrorsOf(dir.Path("absent.yaml")).find("no such file"), std::string::npos);
+}
+
+TEST(Config, RuleFileErrors) {
+  TempDir dir;
+  dir.Write("r.yaml",
+            "version: 1\n"
+            "rules:\n"
+            "  - id: a\n"
+            "    check: message_size\n"
+            "    max_size: 15Mo\n"
+            "  - id: b\n"
+            "    check: nope\n"
+            "  - id: Bad Id\n"
+            "    check: message_size\n"
+            "    action: drop\n"
+            "    foo: 1\n"
+            "  - id: a\n"
+            "    check: message_size\n"
+            "  - check: message_size\n");
+  std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [r.yaml]\n");
+  std::string errors = ErrorsOf(path);
+  std::string r = dir.Path("r.yaml");
+  EXPECT_NE(errors.find(r + ":5:15: max_size: unknown size unit"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(r + ":7:12: unknown check 'nope'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(r + ":8:9: id 'Bad Id'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(r + ":10:13: action: 'drop'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(r + ":11:5: unknown key 'foo' for check message_size"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("duplicate rule id 'a'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(r + ":14:5: rule without 'id'"), std::string::npos) << errors;
+}
+
+TEST(Config, PrintedDefaultsLoadAsAConfig) {
+  // --print-defaults must print a file that means exactly the defaults.
+  std::ostringstream out;
+  PrintDefaults(out);
+  TempDir dir;
+  dir.Write("rules/default.yaml", "version: 1\nrules: []\n");
+  std::string path = dir.Write("c.yaml", out.str());
+  auto config = LoadConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status().message() << "\n" << out.str();
+  auto defaults = DefaultConfig();
+  EXPECT_EQ((*config)->milter.socket, defaults->milter.socket);
+  EXPECT_EQ((*config)->milter.socket_mode, defaults->milter.socket_mode);
+  EXPECT_EQ((*config)->policyd.idle_timeout, defaults->policyd.idle_timeout);
+  EXPECT_EQ((*config)->log.path, defaults->log.path);
+  EXPECT_NE(out.str().find("check: message_size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailwarden

@@ -1,0 +1,194 @@
+#include "milter/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "milter/eml_reader.h"
+#include "tests/unit/test_files.h"
+
+namespace mailwarden {
+namespace {
+
+std::shared_ptr<const Config> ConfigWith(const std::string& rules, const std::string& extra = "") {
+  static testing::TempDir dir;  // lives for the whole test program
+  static int n = 0;
+  std::string rules_file = dir.Write("rules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
+  std::string path = dir.Write("c" + std::to_string(n) + ".yaml",
+                               "version: 1\nrule_files: [" + rules_file + "]\n" + extra);
+  auto config = LoadConfig(path);
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  return *config;
+}
+
+std::shared_ptr<const Engine> EngineWith(const std::string& rules, const std::string& extra = "") {
+  auto engine = Engine::Build(ConfigWith(rules, extra));
+  EXPECT_TRUE(engine.ok());
+  return *engine;
+}
+
+constexpr const char* kSizeRule =
+    "  - id: message-size\n    check: message_size\n    max_size: 1KiB\n";
+
+Message MessageOfSize(size_t body_bytes) {
+  Envelope env;
+  env.mail_from = "a@example.net";
+  env.recipients = {"b@bacgiang.gov.vn"};
+  Message m(env);
+  m.AddHeader("Subject", "test");
+  m.AppendBody(std::string(body_bytes, 'x'));
+  return m;
+}
+
+TEST(Engine, RefusesAnnouncedSizeAtMailFrom) {
+  auto engine = EngineWith(kSizeRule);
+  Envelope env;
+  env.announced_size = 5000;
+  Verdict v = engine->AtMailFrom(env);
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.smtp_code, 552);
+  EXPECT_EQ(v.enhanced_code, "5.3.4");
+  EXPECT_NE(v.text.find("message-size"), std::string::npos);
+  EXPECT_EQ(v.ReplyLine().substr(0, 10), "552 5.3.4 ");
+  env.announced_size = 1000;
+  EXPECT_EQ(engine->AtMailFrom(env).action, Action::kAccept);
+  env.announced_size.reset();
+  EXPECT_EQ(engine->AtMailFrom(env).action, Action::kAccept);
+}
+
+TEST(Engine, RefusesRealSizeAtEndOfMessage) {
+  auto engine = EngineWith(kSizeRule);
+  Message small = MessageOfSize(100);
+  Verdict ok = engine->AtEndOfMessage(small);
+  EXPECT_EQ(ok.action, Action::kAccept);
+  ASSERT_EQ(ok.add_headers.size(), 1u);
+  EXPECT_EQ(ok.add_headers[0].name, "X-Mailwarden");
+  Message big = MessageOfSize(2000);
+  Verdict v = engine->AtEndOfMessage(big);
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.smtp_code, 552);
+  ASSERT_NE(v.deciding, nullptr);
+  EXPECT_EQ(v.deciding->evidence["size"], big.size());
+  EXPECT_TRUE(v.add_headers.empty());
+}
+
+TEST(Engine, ReplyTextOverrideAndTagAction) {
+  auto engine = EngineWith(
+      "  - id: big\n    check: message_size\n    max_size: 10\n    action: tag\n"
+      "    reply: \"too large for us\"\n");
+  Message m = MessageOfSize(100);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kTag);
+  ASSERT_EQ(v.add_headers.size(), 1u);
+  EXPECT_NE(v.add_headers[0].value.find("rules=big"), std::string::npos);
+  EXPECT_EQ(v.deciding->reason, "too large for us");
+}
+
+TEST(Engine, StrongestActionWinsAndEveryFindingIsKept) {
+  auto engine = EngineWith(
+      "  - id: soft\n    check: message_size\n    max_size: 10\n    action: quarantine\n"
+      "  - id: hard\n    check: message_size\n    max_size: 20\n    action: reject\n");
+  Message m = MessageOfSize(100);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.deciding->rule_id, "hard");
+  EXPECT_EQ(v.findings.size(), 2u);
+  nlohmann::json record = engine->DecisionRecord(m, v, Stage::kEndOfMessage);
+  EXPECT_EQ(record["rule"]["id"], "hard");
+  EXPECT_EQ(record["event"]["action"], "reject");
+  EXPECT_EQ(record["mailwarden"]["findings"].size(), 2u);
+  EXPECT_EQ(record["mailwarden"]["stage"], "eom");
+  EXPECT_EQ(record["mailwarden"]["reply"].get<std::string>().substr(0, 3), "552");
+}
+
+TEST(Engine, QuarantineCarriesAReason) {
+  auto engine = EngineWith("  - id: hold\n    check: message_size\n    max_size: 10\n    action: quarantine\n");
+  Message m = MessageOfSize(100);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kQuarantine);
+  EXPECT_NE(v.text.find("hold"), std::string::npos);
+  EXPECT_TRUE(v.ReplyLine().empty());
+}
+
+// A check that fails the way a broken scanner or a bug would.
+class FailingCheck : public Check {
+ public:
+  FailingCheck(const RuleSpec& rule, Status status, bool throws)
+      : Check(rule), status_(std::move(status)), throws_(throws) {}
+  Status Inspect(const Message&, std::vector<Finding>*) const override {
+    if (throws_) throw std::runtime_error("boom");
+    return status_;
+  }
+
+ private:
+  Status status_;
+  bool throws_;
+};
+
+std::shared_ptr<const Engine> FailingEngine(const std::string& milter_options, Status status,
+                                            bool throws = false) {
+  auto config = ConfigWith("", "milter:\n" + milter_options);
+  RuleSpec rule;
+  rule.id = "flaky";
+  std::vector<std::unique_ptr<Check>> checks;
+  checks.push_back(std::make_unique<FailingCheck>(rule, std::move(status), throws));
+  return Engine::FromChecks(config, std::move(checks));
+}
+
+TEST(Engine, FailingCheckTempfailsByDefault) {
+  auto engine = FailingEngine("  on_timeout: tempfail\n", Status::Unavailable("scanner down"));
+  Message m = MessageOfSize(10);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kTempfail);
+  EXPECT_EQ(v.smtp_code, 451);
+  EXPECT_EQ(v.enhanced_code, "4.3.0");
+  EXPECT_EQ(v.deciding->rule_id, "flaky");
+  EXPECT_EQ(v.deciding->check, "on_internal_error");
+}
+
+TEST(Engine, ExceptionInACheckIsAnInternalError) {
+  auto engine = FailingEngine("  on_internal_error: reject\n", Status::Ok(), /*throws=*/true);
+  Message m = MessageOfSize(10);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.smtp_code, 550);
+  EXPECT_NE(v.deciding->evidence["error"].get<std::string>().find("boom"), std::string::npos);
+}
+
+TEST(Engine, TimeoutUsesItsOwnFailureModeAndFailOpenIsLogged) {
+  auto engine = FailingEngine("  on_timeout: accept\n", Status::Timeout("slow"));
+  Message m = MessageOfSize(10);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.action, Action::kAccept);
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].check, "on_timeout");
+  EXPECT_TRUE(v.findings[0].evidence["fail_open"].get<bool>());
+  EXPECT_TRUE(engine->ShouldLog(v));
+}
+
+TEST(Engine, ReplyTextIsOneCleanLine) {
+  auto engine = EngineWith(
+      "  - id: x\n    check: message_size\n    max_size: 10\n    reply: \"100% bad\\r\\nInjected: yes\"\n");
+  Message m = MessageOfSize(100);
+  Verdict v = engine->AtEndOfMessage(m);
+  EXPECT_EQ(v.text.find('\n'), std::string::npos);
+  EXPECT_EQ(v.text.find('%'), std::string::npos);
+}
+
+TEST(Engine, DirectionFollowsInternalDomains) {
+  std::vector<std::string> internal = {"bacgiang.gov.vn"};
+  Envelope e;
+  e.mail_from = "x@gmail.com";
+  e.recipients = {"y@so.bacgiang.gov.vn"};
+  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kInbound);
+  e.mail_from = "y@bacgiang.gov.vn";
+  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kInternal);
+  e.recipients.push_back("z@gmail.com");
+  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kOutbound);
+  e.mail_from = "x@notbacgiang.gov.vn";
+  e.recipients = {"z@gmail.com"};
+  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kExternal);
+}
+
+}  // namespace
+}  // namespace mailwarden
