@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/unit/test_files.h"
@@ -158,6 +159,33 @@ TEST(Config, PrintedDefaultsLoadAsAConfig) {
   EXPECT_EQ((*config)->policyd.idle_timeout, defaults->policyd.idle_timeout);
   EXPECT_EQ((*config)->log.path, defaults->log.path);
   EXPECT_NE(out.str().find("check: message_size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailwarden
+
+namespace mailwarden {
+namespace {
+
+TEST(Config, ReferenceDocumentsEveryParameterAndCheck) {
+  std::ifstream in(MW_SOURCE_DIR "/docs/configuration.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  std::string text = doc.str();
+  ASSERT_FALSE(text.empty());
+  for (const Param& p : ConfigParams()) {
+    std::string name(p.name);
+    std::string key = name.substr(name.find('.') + 1);
+    bool documented = text.find("`" + key + "`") != std::string::npos ||
+                      text.find("`" + name + "`") != std::string::npos;
+    EXPECT_TRUE(documented) << name << " is not documented";
+  }
+  for (const CheckSchema& s : CheckSchemas()) {
+    EXPECT_NE(text.find("`" + std::string(s.name) + "`"), std::string::npos) << s.name;
+    for (const Param& p : s.params) {
+      EXPECT_NE(text.find("`" + std::string(p.name) + "`"), std::string::npos) << p.name;
+    }
+  }
 }
 
 }  // namespace
