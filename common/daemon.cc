@@ -106,9 +106,11 @@ Result<int> OpenListener(const SocketSpec& spec, int backlog) {
   return fd;
 }
 
-Status SetNodelayOnListeners(int port) {
+// Descriptors of this process's listening sockets.
+std::vector<int> ListeningSockets() {
+  std::vector<int> out;
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return Status::IoError("cannot read /proc/self/fd: " + Errno());
+  if (dir == nullptr) return out;
   std::vector<int> fds;
   while (dirent* e = readdir(dir)) {
     char* end = nullptr;
@@ -116,11 +118,27 @@ Status SetNodelayOnListeners(int port) {
     if (end != e->d_name && *end == '\0' && fd != dirfd(dir)) fds.push_back(static_cast<int>(fd));
   }
   closedir(dir);
-  int found = 0;
   for (int fd : fds) {
     int listening = 0;
     socklen_t len = sizeof(listening);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
+      out.push_back(fd);
+    }
+  }
+  return out;
+}
+
+int ShutdownListeners() {
+  int n = 0;
+  for (int fd : ListeningSockets()) {
+    if (shutdown(fd, SHUT_RD) == 0) ++n;
+  }
+  return n;
+}
+
+Status SetNodelayOnListeners(int port) {
+  int found = 0;
+  for (int fd : ListeningSockets()) {
     sockaddr_storage addr{};
     socklen_t alen = sizeof(addr);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;

@@ -260,9 +260,11 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   std::atomic<bool> stopping{false};
   std::thread runner([&] {
     Status s = MilterRun();
-    if (!s.ok()) LogError(s.message());
     // Wake the signal loop if libmilter stopped on its own.
-    if (!stopping.load()) kill(getpid(), SIGTERM);
+    if (!stopping.load()) {
+      LogError(s.ok() ? std::string("libmilter stopped accepting connections") : s.message());
+      kill(getpid(), SIGTERM);
+    }
   });
   LogInfo("ready on " + spec.ToString());
 

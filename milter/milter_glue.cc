@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -293,7 +295,14 @@ Status MilterRun() {
   return smfi_main() == MI_SUCCESS ? Status::Ok() : Status::IoError("smfi_main failed");
 }
 
-void MilterStop() { smfi_stop(); }
+void MilterStop() {
+  // smfi_stop() sets libmilter's stop flag, then waits for the accept loop, which holds its
+  // lock while it polls (up to seconds). Let it wait in a thread of its own, and wake the
+  // loop by shutting the listening socket down once the flag is surely set.
+  std::thread([] { smfi_stop(); }).detach();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ShutdownListeners();
+}
 
 int MilterMessagesInFlight() { return g_in_flight.load(); }
 
