@@ -10,7 +10,7 @@ packages=(
   # libraries
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev
   # tests
-  libgtest-dev googletest postfix swaks miltertest
+  libgtest-dev googletest postfix swaks python3
   # sanitizers, fuzzing, and checking the systemd units
   clang libclang-rt-14-dev systemd procps iproute2 netcat-openbsd
 )

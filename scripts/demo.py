@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""mailwarden demo: both daemons in front of a private Postfix instance on loopback.
+
+Started by scripts/demo.sh (which checks the prerequisites).  Everything runs from one run
+directory (default /tmp/mailwarden-demo): mailwarden.yaml (the shape of conf/mailwarden.yaml,
+rules from the repository's rules/default.yaml plus a demo blocklist), the decision log, the
+Postfix instance (config, queue, maillog) and the smtp-sink next hop that "delivers" mail.
+Prints commands to paste into another terminal, then waits; Ctrl-C stops all of it (the run
+directory stays, for reading the logs).  --check runs the same three scenarios itself and
+exits 0 if each got the expected answer.
+
+The machinery is tests/integration/mwlab.py, the integration-test harness.
+"""
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+import mwlab  # noqa: E402
+
+INTERNAL = "bacgiang.gov.vn"                  # as in conf/mailwarden.yaml
+CLEAN_FROM = f"alice@{INTERNAL}"
+RCPT = "bob@example.com"
+BLOCKED = "blocked@example.net"
+DEMO_RULES = [mwlab.sender_blocklist_rule([BLOCKED, "@spam.example"],
+                                          rule_id="demo-sender-blocklist")]
+BIG_SIZE = 20 * 1024 * 1024    # 20 MiB -> ~28 MB base64 on the wire: over the 25MiB rule
+DECLARED_SIZE = 30_000_000
+
+
+def pick_port(wanted: int) -> int:
+    return wanted if mwlab.port_is_free(wanted) else mwlab.free_port()
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    if run_dir.exists():
+        alive = mwlab.lab_owner_alive(run_dir)
+        if alive:
+            owner = (run_dir / "owner").read_text().split()[0]
+            sys.exit(f"demo: already running from {run_dir} (pid {owner}); stop it with "
+                     f"Ctrl-C in its terminal or `kill {owner}`")
+        mwlab.stop_lab_dir(run_dir)     # leftovers of a demo that was killed
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+
+
+def make_lab(args) -> mwlab.Lab:
+    return mwlab.Lab(
+        milter=True, policyd=True, postfix=True, single_config=True,
+        rule_files=[str(REPO / "rules" / "default.yaml"), "rules.yaml"], rules=DEMO_RULES,
+        config={"domains": {"internal": [INTERNAL]},
+                "milter": {"shutdown_timeout": "5s"}},
+        smtpd_port=pick_port(args.smtpd_port), sink_port=pick_port(args.sink_port),
+        milter_port=pick_port(args.milter_port), policyd_port=pick_port(args.policyd_port),
+        root=args.run_dir, name="demo")
+
+
+def write_big_file(path: Path) -> None:
+    with open(path, "wb") as f:
+        block = os.urandom(1024 * 1024)
+        for _ in range(BIG_SIZE // len(block)):
+            f.write(block)
+
+
+def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
+    server = f"--server 127.0.0.1:{lab.port}"
+    size_probe = (f'import smtplib; s = smtplib.SMTP("127.0.0.1", {lab.port}); s.ehlo(); '
+                  f'print(s.mail("{CLEAN_FROM}", ["SIZE={DECLARED_SIZE}"]))')
+    return [
+        ("a clean message -> 250 2.0.0 Ok: queued as ...",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT}"),
+        ("an oversize message (20 MiB attachment, ~28 MB on the wire, rule message-size "
+         "25MiB) -> 552 5.3.4 after the data",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach @{big} --suppress-data"),
+        ("the same refused at MAIL FROM from its declared SIZE= (swaks cannot send SIZE=) "
+         "-> (552, b'5.3.4 ...')",
+         f"python3 -c {shlex.quote(size_probe)}"),
+        ("a blocklisted sender -> 550 5.7.1 at RCPT TO",
+         f"swaks {server} --from {BLOCKED} --to {RCPT}"),
+    ]
+
+
+def banner(lab: mwlab.Lab, big: Path) -> str:
+    d = lab.dir
+    lines = [
+        "",
+        f"mailwarden demo is running (run directory {d})",
+        "",
+        f"  Postfix, private instance   smtpd 127.0.0.1:{lab.port} -> smtp-sink "
+        f"127.0.0.1:{lab.sink.port} (messages land in {lab.sink.dump_dir}/)",
+        f"  mailwarden-milter           {lab.milter.spec}  (smtpd_milters, non_smtpd_milters)",
+        f"  mailwarden-policyd          {lab.policyd.spec}  (check_policy_service at RCPT "
+        "and end of data)",
+        f"  configuration               {lab.milter_config_path}",
+        f"  rules                       {REPO / 'rules' / 'default.yaml'} + {lab.rules_path}",
+        f"  decision log                {lab.milter_log_path}",
+        f"  Postfix log                 {lab.postfix.maillog}",
+        "",
+        "Paste into another terminal:",
+        "",
+    ]
+    for n, (what, cmd) in enumerate(commands(lab, big), 1):
+        lines += [f"  # {n}. {what}", f"  {cmd}", ""]
+    lines += [
+        "  # the decisions, one JSON object per line:",
+        f"  tail -f {lab.milter_log_path}",
+        "",
+        "  # local submission goes through the milter too (non_smtpd_milters):",
+        f"  printf 'Subject: hi\\n\\nhello\\n' | sendmail -C {lab.postfix.conf_dir} "
+        f"-f {CLEAN_FROM} {RCPT}",
+        "",
+        "Ctrl-C stops everything this demo started.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def self_check(lab: mwlab.Lab, big: Path) -> bool:
+    """The three scenarios of the banner, run here: True if each got the expected answer."""
+    checks = []
+    r = lab.send(CLEAN_FROM, RCPT)
+    checks.append(("clean message accepted", r.accepted, r))
+    r = lab.send(CLEAN_FROM, RCPT, attach=[big])
+    checks.append(("oversize refused 552 5.3.4 at end of data",
+                   r.stage == "dot" and r.reply and (r.reply.code, r.reply.enhanced)
+                   == (552, "5.3.4"), r))
+    reply = lab.mail_from_probe(CLEAN_FROM, DECLARED_SIZE)
+    checks.append(("SIZE= over the limit refused 552 5.3.4 at MAIL FROM",
+                   (reply.code, reply.enhanced) == (552, "5.3.4"), reply))
+    r = lab.send(BLOCKED, RCPT)
+    checks.append(("blocklisted sender refused 5.7.1 at RCPT",
+                   r.stage == "rcpt" and r.reply and r.reply.enhanced == "5.7.1", r))
+    ok = True
+    for what, passed, detail in checks:
+        reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
+        print(f"  {'ok  ' if passed else 'FAIL'}  {what}: {str(reply).splitlines()[-1:]}")
+        ok = ok and bool(passed)
+    print(f"  {len(lab.decisions())} decision lines in {lab.milter_log_path}")
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run-dir", type=Path, default=Path("/tmp/mailwarden-demo"))
+    ap.add_argument("--smtpd-port", type=int, default=2525)
+    ap.add_argument("--sink-port", type=int, default=2526)
+    ap.add_argument("--milter-port", type=int, default=8891)
+    ap.add_argument("--policyd-port", type=int, default=10040)
+    ap.add_argument("--check", action="store_true",
+                    help="run the demo scenarios, report, stop (exit 0 if all as expected)")
+    args = ap.parse_args()
+    args.run_dir = args.run_dir.resolve()
+    # Ctrl-C -> KeyboardInterrupt even if our parent started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    for binary in (mwlab.milter_bin(), mwlab.policyd_bin()):
+        if not binary.exists():
+            print(f"demo: {binary} is missing; build first: scripts/build.sh", file=sys.stderr)
+            return 1
+    prepare_run_dir(args.run_dir)
+    lab = make_lab(args)
+    try:
+        print("demo: starting mailwarden-milter, mailwarden-policyd, smtp-sink and Postfix ...",
+              flush=True)
+        lab.start()
+        big = lab.dir / "big-attachment.bin"
+        write_big_file(big)
+        if args.check:
+            return 0 if self_check(lab, big) else 1
+        print(banner(lab, big), flush=True)
+        while True:
+            for d in (lab.milter, lab.policyd):
+                if not d.running:
+                    print(f"demo: {d.name} exited with status {d.returncode}; stderr:\n"
+                          f"{mwlab.tail(d.stderr_text())}", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\ndemo: stopping ...", flush=True)
+        return 0
+    except mwlab.LabError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut teardown
+        lab.close()
+        print(f"demo: stopped; logs kept in {args.run_dir}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
