@@ -114,7 +114,8 @@ sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   *pf2 = 0;
   *pf3 = 0;
   // Ask only for the macros we use, at the stage we use them.
-  smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr} {client_name} {daemon_name}"));
+  smfi_setsymlist(ctx, SMFIM_CONNECT,
+                  const_cast<char*>("{client_addr} {client_name} {daemon_name} {daemon_port}"));
   smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} {daemon_name}"));
   smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
   return SMFIS_CONTINUE;
@@ -126,6 +127,10 @@ sfsistat OnConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* /*hostaddr*/) {
     c->session.client_name = Str(hostname);
     c->session.client_addr = Macro(ctx, "{client_addr}");
     c->session.daemon_name = Macro(ctx, "{daemon_name}");
+    // Postfix's non_smtpd_milters (pickup, sendmail) see a made-up connection from
+    // localhost [127.0.0.1] whose ports are "0"; a real SMTP session always has a server
+    // port. An MTA that does not send the macro is taken to be speaking SMTP.
+    c->session.smtp = Macro(ctx, "{daemon_port}") != "0";
     // libmilter's private pointer owns the state until OnClose takes it back.
     smfi_setpriv(ctx, c.release());
     return SMFIS_NOREPLY;
@@ -147,9 +152,8 @@ sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
     Envelope env = c->session;
     env.mail_from = StripBrackets(Str(argv[0]));
     env.auth_user = Macro(ctx, "{auth_authen}");
-    // Postfix's non_smtpd_milters (pickup, sendmail) present the client as "localhost"
-    // without an address; there is no SMTP dialogue to refuse in before end of message.
-    env.smtp = !env.client_addr.empty();
+    // Without an SMTP dialogue (env.smtp false) there is nothing to refuse before end of
+    // message: Postfix treats a non_smtpd milter's early refusal as a configuration error.
     for (int i = 1; argv[i] != nullptr; ++i) {
       if (strncasecmp(argv[i], "SIZE=", 5) == 0) {
         char* end = nullptr;

@@ -51,6 +51,8 @@ class MilterSizeTest(mwlab.LabTestCase, unittest.TestCase):
         delivered = self.lab.sink.wait_for(lambda m: m.token == result.token)
         self.assertEqual(delivered.sender, sender)
         self.assertEqual(sorted(delivered.recipients), sorted(rcpts))
+        # The verdict header the milter added at end of message reached the next hop.
+        self.assertRegex(delivered.raw.decode("utf-8", "replace"), r"(?m)^X-Mailwarden: accept ")
 
         entry = self.lab.wait_for_decision({"email.from.address": sender,
                                             "event.action": "accept"}, daemon="milter")
@@ -59,6 +61,7 @@ class MilterSizeTest(mwlab.LabTestCase, unittest.TestCase):
         self.assertEqual(sorted(mwlab.field_of(entry, "email.to.address") or []), sorted(rcpts),
                          entry)
         self.assertEqual(mwlab.field_of(entry, "source.ip"), "127.0.0.1", entry)
+        self.assertIs(mwlab.field_of(entry, "mailwarden.smtp"), True, entry)
         time.sleep(0.5)   # a duplicate line would have been written by now
         self.assertEqual(len(self.milter_lines(sender)), 1, self.milter_lines(sender))
 
@@ -137,6 +140,8 @@ class MilterSizeTest(mwlab.LabTestCase, unittest.TestCase):
         self.lab.sink.wait_for(lambda m: m.token == token)
         entry = self.lab.wait_for_decision({"email.from.address": sender}, daemon="milter")
         self.assertDecision(entry, "accept", "eom")
+        # The milter knows this message came without an SMTP dialogue.
+        self.assertIs(mwlab.field_of(entry, "mailwarden.smtp"), False, entry)
         qid = self.lab.postfix.wait_for_maillog(
             rf"pickup\[\d+\]: (\w+): uid=\d+ from=<{sender}>").group(1)
         self.assertEqual(mwlab.field_of(entry, "email.local_id"), qid, entry)
