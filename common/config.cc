@@ -87,7 +87,8 @@ constexpr Param kMessageSizeParams[] = {
 
 constexpr Param kSenderBlocklistParams[] = {
     {"senders", ParamType::kStringList, "", 0, 0,
-     "refused envelope senders: full addresses, or \"@domain\" for a whole domain"},
+     "refused envelope senders: full addresses, \"@domain\" for that domain, \"@.domain\" "
+     "for its subdomains"},
 };
 
 constexpr CheckSchema kCheckSchemas[] = {

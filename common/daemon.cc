@@ -128,14 +128,6 @@ std::vector<int> ListeningSockets() {
   return out;
 }
 
-int ShutdownListeners() {
-  int n = 0;
-  for (int fd : ListeningSockets()) {
-    if (shutdown(fd, SHUT_RD) == 0) ++n;
-  }
-  return n;
-}
-
 Status SetNodelayOnListeners(int port) {
   int found = 0;
   for (int fd : ListeningSockets()) {

@@ -27,10 +27,6 @@ Result<int> OpenListener(const SocketSpec& spec, int backlog);
 // kNotFound when there is none.
 Status SetNodelayOnListeners(int port);
 
-// Shuts down (for reading) every listening socket of this process, so a library's accept
-// loop blocked in poll(2) wakes at once and no new connection is accepted. Returns how many.
-int ShutdownListeners();
-
 // Applies "user[:group]" ownership and `mode` to a unix socket file. Empty owner: mode only.
 Status SetSocketOwnerAndMode(const std::string& path, const std::string& owner, int mode);
 

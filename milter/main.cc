@@ -286,8 +286,8 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
     });
   }
   stopping.store(true);
-  LogInfo("stopping: no new connections; waiting for messages in flight");
-  MilterStop();
+  LogInfo("stopping: new messages are tempfailed; waiting for messages in flight");
+  MilterDrain();
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::seconds(engine_holder.Get()->config().milter.shutdown_timeout);
   while (MilterMessagesInFlight() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -21,6 +19,7 @@ namespace {
 
 MilterServices* g_services = nullptr;
 std::atomic<int> g_in_flight{0};
+std::atomic<bool> g_draining{false};
 
 // State of one MTA connection (one SMTP session, several messages).
 struct Connection {
@@ -121,8 +120,17 @@ sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   return SMFIS_CONTINUE;
 }
 
+// The reply while the daemon is stopping: the MTA keeps the message and retries.
+sfsistat Draining(SMFICTX* ctx) {
+  smfi_setreply(ctx, const_cast<char*>("421"), const_cast<char*>("4.3.2"),
+                const_cast<char*>("mail filter restarting, try again later"));
+  return SMFIS_TEMPFAIL;
+}
+
 sfsistat OnConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* /*hostaddr*/) {
   MW_GUARD("connect", {
+    // No refusal here even while draining: the connect step is negotiated without a reply
+    // (SMFIP_NR_CONN), so a reply would desynchronise the MTA. MAIL FROM refuses instead.
     auto c = std::make_unique<Connection>();
     c->session.client_name = Str(hostname);
     c->session.client_addr = Macro(ctx, "{client_addr}");
@@ -161,10 +169,16 @@ sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
         if (end != argv[i] + 5 && *end == '\0') env.announced_size = n;
       }
     }
+    // Count the message before looking at the drain flag: the stopping thread sets the flag
+    // before it reads the count, so a message is either refused here or waited for.
+    g_in_flight.fetch_add(1);
+    c->counted = true;
+    if (g_draining.load()) {
+      c->EndMessage();
+      return Draining(ctx);
+    }
     c->engine = g_services->engine();
     c->message = std::make_unique<Message>(std::move(env));
-    c->counted = true;
-    g_in_flight.fetch_add(1);
     if (!c->message->envelope().smtp) return SMFIS_CONTINUE;
     Verdict v = c->engine->AtMailFrom(c->message->envelope());
     if (v.action != Action::kReject && v.action != Action::kTempfail) return SMFIS_CONTINUE;
@@ -299,14 +313,7 @@ Status MilterRun() {
   return smfi_main() == MI_SUCCESS ? Status::Ok() : Status::IoError("smfi_main failed");
 }
 
-void MilterStop() {
-  // smfi_stop() sets libmilter's stop flag, then waits for the accept loop, which holds its
-  // lock while it polls (up to seconds). Let it wait in a thread of its own, and wake the
-  // loop by shutting the listening socket down once the flag is surely set.
-  std::thread([] { smfi_stop(); }).detach();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ShutdownListeners();
-}
+void MilterDrain() { g_draining.store(true); }
 
 int MilterMessagesInFlight() { return g_in_flight.load(); }
 

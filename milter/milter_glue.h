@@ -28,10 +28,12 @@ struct MilterServices {
 // Registers the filter with libmilter and opens the listening socket (so that privileges
 // can be dropped afterwards). kIoError when the socket cannot be opened or is in use.
 Status MilterOpen(const SocketSpec& spec, int timeout_seconds, MilterServices services);
-// Runs libmilter's accept loop until MilterStop(); blocks.
+// Runs libmilter's accept loop; blocks for as long as the process runs.
 Status MilterRun();
-// Stops accepting connections; sessions already open go on.
-void MilterStop();
+// Starts the shutdown: new connections and new messages are tempfailed (421 4.3.2, the MTA
+// retries), messages already past MAIL FROM go on to their verdict. libmilter's own stop is
+// not used: it also stops serving the sessions already open.
+void MilterDrain();
 // Messages between MAIL FROM and end of message (or abort) right now.
 int MilterMessagesInFlight();
 

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""The milter against malformed milter traffic and abrupt disconnects, spoken directly on its
+socket (no Postfix in between): whatever a broken or hostile peer sends, the daemon stays up,
+frees the connection, and decides the next well-formed message normally.
+
+"""
+
+import struct
+import sys
+import unittest
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mwlab  # noqa: E402
+
+
+def packet(cmd: str, data: bytes = b"") -> bytes:
+    return struct.pack("!I", len(data) + 1) + cmd.encode() + data
+
+
+class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
+    LAB_OPTIONS = dict(milter=True, policyd=False, postfix=False,
+                       rules=[mwlab.size_rule("1KiB")])
+
+    def spec(self) -> mwlab.SocketSpec:
+        return self.lab.milter.wait_ready()
+
+    def full_message(self, body: bytes, sender: str = "a@example.net") -> tuple[str, bytes, list]:
+        """A complete well-formed session: (final reply letter, data, modifications)."""
+        with mwlab.MilterClient(self.spec()) as m:
+            m.optneg()
+            m.macros("C", mwlab.postfix_connect_macros())
+            m.connect()
+            m.helo()
+            self.assertEqual(m.mail(sender)[0], "c")
+            m.rcpt("b@example.com")
+            m.header("Subject", "protocol test")
+            m.eoh()
+            m.body(body)
+            m.macros("E", {"i": "PROTO1"})
+            letter, data = m.eom()
+            return letter, data, m.modifications
+
+    def assert_still_serving(self):
+        self.assertTrue(self.lab.milter.running, self.lab.milter.stderr_text())
+        letter, _, mods = self.full_message(b"small\r\n")
+        self.assertEqual(letter, "a")
+        self.assertTrue(any(cmd == "h" and b"X-Mailwarden" in data for cmd, data in mods), mods)
+        letter, data, _ = self.full_message(b"x" * 4000 + b"\r\n")
+        self.assertEqual(letter, "y")
+        self.assertTrue(data.startswith(b"552 5.3.4"), data)
+
+    def test_well_formed_session(self):
+        with mwlab.MilterClient(self.spec()) as m:
+            version, actions, protocol = m.optneg()
+            self.assertEqual(version, 6)
+            # Only the steps it needs: no DATA or unknown-command steps, and no replies to
+            # the streamed ones (connect, helo, rcpt, headers, body).
+            self.assertTrue(protocol & 0x100 and protocol & 0x200, hex(protocol))
+            self.assertTrue(protocol & 0x80000 and protocol & 0x80, hex(protocol))
+            self.assertEqual(actions & 0x21, 0x21, hex(actions))  # add header, quarantine
+            m.macros("C", mwlab.postfix_connect_macros())
+            m.connect()
+            m.helo()
+            m.mail("a@example.net")
+            m.rcpt("b@example.com")
+            m.header("Subject", "x")
+            m.eoh()
+            m.body(b"hello\r\n")
+            m.macros("E", {"i": "PROTO2"})
+            letter, _ = m.eom()
+            self.assertEqual(letter, "a")
+        self.assert_still_serving()
+
+    def test_garbage_bytes(self):
+        mwlab.raw_exchange(self.spec(), b"\x00\x01garbage that is not a milter packet" * 50,
+                           timeout=3)
+        self.assert_still_serving()
+
+    def test_huge_length_prefix(self):
+        # A length of 2 GiB: libmilter must refuse it, not allocate it.
+        mwlab.raw_exchange(self.spec(), struct.pack("!I", 0x7FFFFFFF) + b"O" + b"\0" * 100,
+                           timeout=3)
+        self.assert_still_serving()
+
+    def test_unknown_command_and_truncated_optneg(self):
+        mwlab.raw_exchange(self.spec(), packet("O", b"\0\0"), timeout=3)
+        mwlab.raw_exchange(self.spec(), packet("Z", b"whatever"), timeout=3)
+        self.assert_still_serving()
+
+    def test_commands_out_of_order(self):
+        # Body and end of message without MAIL FROM: no message state; must not crash.
+        with mwlab.MilterClient(self.spec()) as m:
+            m.optneg()
+            m.sock.sendall(packet("B", b"body without a message") + packet("E"))
+            m.sock.settimeout(3)
+            try:
+                m.sock.recv(4096)
+            except OSError:
+                pass
+        self.assert_still_serving()
+
+    def test_missing_nul_terminators(self):
+        with mwlab.MilterClient(self.spec()) as m:
+            m.optneg()
+            m.sock.sendall(packet("C", b"hostname-without-nul") + packet("M", b"<a@b>")
+                           + packet("R", b"<c@d>"))
+            m.sock.settimeout(3)
+            try:
+                m.sock.recv(4096)
+            except OSError:
+                pass
+        self.assert_still_serving()
+
+    def test_disconnect_in_the_middle_of_a_message(self):
+        for cut_after in ("mail", "rcpt", "header", "body"):
+            m = mwlab.MilterClient(self.spec())
+            m.optneg()
+            m.macros("C", mwlab.postfix_connect_macros())
+            m.connect()
+            m.helo()
+            m.mail("a@example.net", "SIZE=100")
+            if cut_after != "mail":
+                m.rcpt("b@example.com")
+            if cut_after in ("header", "body"):
+                m.header("Subject", "cut")
+            if cut_after == "body":
+                m.eoh()
+                m.body(b"partial body" * 100)
+            m.sock.close()   # no QUIT, no ABORT
+        # The daemon freed those messages: nothing counts as in flight, so a stop is immediate.
+        self.assert_still_serving()
+
+    def test_many_abrupt_disconnects(self):
+        for _ in range(200):
+            s = self.spec().connect(3)
+            s.sendall(packet("O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF))[:7])
+            s.close()
+        self.assert_still_serving()
+
+    def test_in_flight_messages_finish_before_sigterm_exit(self):
+        # A message in flight when SIGTERM arrives still gets its verdict.
+        lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="proto-term",
+                        rules=[mwlab.size_rule("1KiB")],
+                        config={"milter": {"shutdown_timeout": "10s"}})
+        with lab:
+            spec = lab.milter.wait_ready()
+            m = mwlab.MilterClient(spec)
+            m.optneg()
+            m.macros("C", mwlab.postfix_connect_macros())
+            m.connect()
+            m.helo()
+            m.mail("a@example.net")
+            m.rcpt("b@example.com")
+            m.header("Subject", "in flight")
+            m.eoh()
+            lab.milter.signal(15)
+            lab.milter.wait_for_stderr("stopping")
+            # A new session is tempfailed once stopping: the MTA keeps the mail and retries.
+            with mwlab.MilterClient(spec) as late:
+                late.optneg()
+                late.macros("C", mwlab.postfix_connect_macros())
+                late.connect()
+                late.helo()
+                letter, data = late.mail("late@example.net")
+                self.assertEqual(letter, "y", data)
+                self.assertTrue(data.startswith(b"421 4.3.2"), data)
+            m.body(b"still here\r\n")
+            m.macros("E", {"i": "PROTO3"})
+            letter, _ = m.eom()
+            self.assertEqual(letter, "a")
+            m.quit()
+            self.assertEqual(lab.milter.wait(10), 0)
+            entries = lab.decisions("milter")
+            self.assertTrue(any(mwlab.field_of(e, "email.local_id") == "PROTO3" for e in entries),
+                            entries)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

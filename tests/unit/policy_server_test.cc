@@ -1,0 +1,280 @@
+// The policy server end to end on a unix socket: a real event loop in a thread, real
+// client sockets, no signals (Stop() ends it).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/daemon.h"
+#include "policyd/reload.h"
+#include "policyd/server.h"
+#include "tests/unit/test_files.h"
+
+namespace mailwarden {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kGood =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=ok@example.org\n"
+    "recipient=r@bacgiang.gov.vn\nclient_address=127.0.0.1\n\n";
+constexpr const char* kBlocked =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=bad@spam.example\n"
+    "recipient=r@bacgiang.gov.vn\nqueue_id=Q1\nclient_address=127.0.0.1\n\n";
+constexpr const char* kRejectLine =
+    "action=550 5.7.1 sender blocked by policy (mailwarden rule sender-blocklist)\n\n";
+
+// A client socket with a receive timeout, so a broken server fails the test instead of
+// hanging it.
+class Client {
+ public:
+  explicit Client(const std::string& path) {
+    fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    connected_ = connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval tv{5, 0};
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  bool connected() const { return connected_; }
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads until `answers` complete answers (each ends with an empty line) have arrived;
+  // returns them concatenated, or what came before EOF / the timeout.
+  std::string Read(int answers = 1) {
+    std::string got;
+    char buf[4096];
+    while (Count(got) < answers) {
+      ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+  // True when the server closed the connection (EOF) within the receive timeout.
+  bool ClosedByServer() {
+    char buf[256];
+    for (;;) {
+      ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+  std::string Ask(std::string_view request) {
+    if (!Send(request)) return "";
+    return Read(1);
+  }
+
+ private:
+  static int Count(const std::string& s) {
+    int n = 0;
+    for (size_t pos = s.find("\n\n"); pos != std::string::npos; pos = s.find("\n\n", pos + 2)) ++n;
+    return n;
+  }
+  UniqueFd fd_;
+  bool connected_ = false;
+};
+
+class PolicyServerTest : public ::testing::Test {
+ protected:
+  // Starts a server with `policyd` options (YAML lines under "policyd:").
+  void Start(const std::string& policyd = "") {
+    rules_file_ = dir_.Write("rules.yaml",
+                             "version: 1\nrules:\n  - id: sender-blocklist\n"
+                             "    check: sender_blocklist\n    senders: [\"@spam.example\"]\n");
+    socket_ = dir_.Path("policy.sock");
+    config_ = dir_.Write(
+        "c.yaml", "version: 1\nrule_files: [rules.yaml]\npolicyd:\n  listen: unix:" + socket_ +
+                      "\n" + policyd + "log:\n  path: " + dir_.Path("decisions.json") + "\n");
+    auto rules = LoadPolicyRules({config_, ""});
+    ASSERT_TRUE(rules.ok()) << rules.status().message();
+    rules_.Replace(*rules);
+    auto log = DecisionLog::Open((*rules)->config().log);
+    ASSERT_TRUE(log.ok());
+    log_.Replace(std::shared_ptr<DecisionLog>(std::move(log).value()));
+    auto spec = ParseSocketSpec("unix:" + socket_);
+    auto fd = OpenListener(*spec, 128);
+    ASSERT_TRUE(fd.ok()) << fd.status().message();
+    PolicyServer::Hooks hooks{&rules_, &log_, nullptr};
+    PolicyServer::Options options;
+    options.handle_signals = false;
+    auto server = PolicyServer::Create(UniqueFd(*fd), hooks, options);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    server_ = std::move(server).value();
+    thread_ = std::thread([this] { run_status_ = server_->Run(); });
+  }
+
+  void TearDown() override {
+    if (thread_.joinable()) {
+      server_->Stop();
+      thread_.join();
+    }
+  }
+
+  std::string DecisionLogText() const {
+    std::ifstream in(dir_.Path("decisions.json"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  testing::TempDir dir_;
+  std::string rules_file_, socket_, config_;
+  SnapshotHolder<const PolicyRules> rules_;
+  SnapshotHolder<DecisionLog> log_;
+  std::unique_ptr<PolicyServer> server_;
+  std::thread thread_;
+  Status run_status_;
+};
+
+TEST_F(PolicyServerTest, AnswersAndKeepsTheConnection) {
+  Start();
+  Client c(socket_);
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.Ask(kGood), "action=DUNNO\n\n");
+  EXPECT_EQ(c.Ask(kBlocked), kRejectLine);
+  EXPECT_EQ(c.Ask(kGood), "action=DUNNO\n\n");
+  EXPECT_EQ(server_->counters().requests.load(), 3u);
+  // Only the refusal is in the decision log.
+  std::string log = DecisionLogText();
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_NE(log.find("\"local_id\":\"Q1\""), std::string::npos) << log;
+}
+
+TEST_F(PolicyServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  Start();
+  Client c(socket_);
+  ASSERT_TRUE(c.Send(std::string(kGood) + kBlocked + kGood + kBlocked));
+  EXPECT_EQ(c.Read(4),
+            std::string("action=DUNNO\n\n") + kRejectLine + "action=DUNNO\n\n" + kRejectLine);
+}
+
+TEST_F(PolicyServerTest, RequestSplitIntoSingleBytes) {
+  Start();
+  Client c(socket_);
+  for (const char* p = kBlocked; *p != '\0'; ++p) ASSERT_TRUE(c.Send(std::string_view(p, 1)));
+  EXPECT_EQ(c.Read(1), kRejectLine);
+}
+
+TEST_F(PolicyServerTest, BadInputClosesWithoutAnAnswerButAnswersWhatCameBefore) {
+  Start();
+  Client c(socket_);
+  ASSERT_TRUE(c.Send(std::string(kGood) + "this is not a policy request\n\n"));
+  EXPECT_EQ(c.Read(1), "action=DUNNO\n\n");
+  EXPECT_TRUE(c.ClosedByServer());
+  EXPECT_EQ(server_->counters().protocol_errors.load(), 1u);
+  // The server goes on serving others.
+  Client d(socket_);
+  EXPECT_EQ(d.Ask(kGood), "action=DUNNO\n\n");
+}
+
+TEST_F(PolicyServerTest, UnsupportedRequestTypeCloses) {
+  Start();
+  Client c(socket_);
+  ASSERT_TRUE(c.Send("request=something_else\n\n"));
+  EXPECT_TRUE(c.ClosedByServer());
+}
+
+TEST_F(PolicyServerTest, OverlongLineCloses) {
+  Start("  max_line_length: 256\n");
+  Client c(socket_);
+  c.Send("request=smtpd_access_policy\nsender=" + std::string(10000, 'a'));
+  EXPECT_TRUE(c.ClosedByServer());
+}
+
+TEST_F(PolicyServerTest, ConnectionsOverTheLimitAreClosedAtOnce) {
+  Start("  max_connections: 2\n");
+  Client a(socket_), b(socket_);
+  EXPECT_EQ(a.Ask(kGood), "action=DUNNO\n\n");
+  EXPECT_EQ(b.Ask(kGood), "action=DUNNO\n\n");
+  Client c(socket_);
+  ASSERT_TRUE(c.connected());  // accepted by the kernel, then closed by the server
+  EXPECT_TRUE(c.ClosedByServer());
+  EXPECT_EQ(server_->counters().refused.load(), 1u);
+  EXPECT_EQ(a.Ask(kBlocked), kRejectLine);
+}
+
+TEST_F(PolicyServerTest, ClientThatDoesNotReadIsThrottledNotBuffered) {
+  Start();
+  Client c(socket_);
+  constexpr int kRequests = 5000;  // ~500 KB of answers, far above the output high water
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) burst += kBlocked;
+  std::thread sender([&] { EXPECT_TRUE(c.Send(burst)); });
+  std::this_thread::sleep_for(200ms);  // let the server hit its high-water mark first
+  std::string answers = c.Read(kRequests);
+  sender.join();
+  size_t count = 0;
+  for (size_t pos = answers.find(kRejectLine); pos != std::string::npos;
+       pos = answers.find(kRejectLine, pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, static_cast<size_t>(kRequests));
+}
+
+TEST_F(PolicyServerTest, StopFinishesARequestInProgressAndClosesIdleConnections) {
+  Start();
+  Client idle(socket_), busy(socket_);
+  ASSERT_EQ(idle.Ask(kGood), "action=DUNNO\n\n");
+  std::string half = std::string(kBlocked).substr(0, 40);
+  ASSERT_TRUE(busy.Send(half));
+  std::this_thread::sleep_for(100ms);
+  server_->Stop();
+  EXPECT_TRUE(idle.ClosedByServer());
+  ASSERT_TRUE(busy.Send(std::string(kBlocked).substr(40)));
+  EXPECT_EQ(busy.Read(1), kRejectLine);
+  EXPECT_TRUE(busy.ClosedByServer());
+  thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  EXPECT_FALSE(Client(socket_).connected());  // the listener is gone
+}
+
+TEST_F(PolicyServerTest, ReloadSwapsRulesAndAFailedOneKeepsThem) {
+  Start();
+  Client c(socket_);
+  ASSERT_EQ(c.Ask(kBlocked), kRejectLine);
+  // A broken rule file: refused, old rules stay.
+  dir_.Write("rules.yaml", "version: 1\nrules:\n  - id: sender-blocklist\n    check: nope\n");
+  Status s = ReloadPolicyd({config_, ""}, &rules_, &log_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("rules.yaml:4:12: unknown check 'nope'"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(c.Ask(kBlocked), kRejectLine);
+  // A changed list takes effect on the same connection.
+  dir_.Write("rules.yaml",
+             "version: 1\nrules:\n  - id: sender-blocklist\n"
+             "    check: sender_blocklist\n    senders: [ok@example.org]\n");
+  ASSERT_TRUE(ReloadPolicyd({config_, ""}, &rules_, &log_).ok());
+  EXPECT_EQ(c.Ask(kBlocked), "action=DUNNO\n\n");
+  EXPECT_EQ(c.Ask(kGood), kRejectLine);
+}
+
+TEST_F(PolicyServerTest, ReloaderRunsInItsOwnThread) {
+  Start();
+  dir_.Write("rules.yaml", "version: 1\nrules: []\n");
+  {
+    Reloader reloader({config_, ""}, &rules_, &log_);
+    reloader.Request();
+    for (int i = 0; i < 500 && reloader.completed() == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(reloader.completed(), 1u);
+  }
+  Client c(socket_);
+  EXPECT_EQ(c.Ask(kBlocked), "action=DUNNO\n\n");
+}
+
+}  // namespace
+}  // namespace mailwarden
