@@ -29,7 +29,7 @@ void ReadMessageText(std::string_view text, Message* message) {
       break;
     }
     if ((line.front() == ' ' || line.front() == '\t') && in_header) {
-      value += "\r\n";
+      value += '\n';  // as an MTA hands folded headers to a milter
       value += line;
       pos = next;
       continue;

@@ -16,7 +16,13 @@ std::string_view DirectionName(Direction d) {
 }
 
 void Message::AddHeader(std::string name, std::string value) {
-  header_bytes_ += name.size() + 2 + value.size() + 2;  // "Name: value\r\n"
+  // On the wire: "Name: value\r\n". MTAs hand milters folded values with bare "\n"
+  // between the lines, each of which was "\r\n" on the wire.
+  uint64_t bare_newlines = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) ++bare_newlines;
+  }
+  header_bytes_ += name.size() + 2 + value.size() + bare_newlines + 2;
   headers_.push_back({std::move(name), std::move(value)});
 }
 

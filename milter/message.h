@@ -29,7 +29,7 @@ struct Envelope {
 
 struct HeaderField {
   std::string name;
-  std::string value;  // as received, folding preserved, without the trailing CRLF
+  std::string value;  // as the MTA hands it: folded lines joined by "\n", no trailing CRLF
 };
 
 // Where a message goes relative to the organisation's internal domains.

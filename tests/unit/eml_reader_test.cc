@@ -10,11 +10,18 @@ TEST(EmlReader, UnfoldsHeadersAndCountsBodyWithCrlf) {
   ReadMessageText("From: a@b\nSubject: one\n two\nX-Empty:\n\nline1\nline2\n", &m);
   ASSERT_EQ(m.headers().size(), 3u);
   EXPECT_EQ(m.headers()[1].name, "Subject");
-  EXPECT_EQ(m.headers()[1].value, "one\r\n two");
+  EXPECT_EQ(m.headers()[1].value, "one\n two");
   EXPECT_EQ(m.headers()[2].value, "");
   EXPECT_EQ(m.body_bytes(), 14u);  // "line1\r\nline2\r\n"
   ASSERT_NE(m.FindHeader("subject"), nullptr);
   EXPECT_EQ(m.FindHeader("x-none"), nullptr);
+}
+
+TEST(EmlReader, SizeIsTheSizeOnTheWire) {
+  std::string text = "From: a@b\r\nSubject: one\r\n two\r\n\r\nbody\r\n";
+  Message m{Envelope{}};
+  ReadMessageText(text, &m);
+  EXPECT_EQ(m.size(), text.size());
 }
 
 TEST(EmlReader, CrlfInputGivesTheSameResult) {
