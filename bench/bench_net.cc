@@ -2,8 +2,9 @@
 //
 // Distrusts: the peer (it may stall, close, or send garbage; every wait has a
 // deadline and every read is bounded by the caller's length) and the user's
-// socket spec (parsed strictly; ports must be 1..65535, unix paths must fit
-// sun_path).
+// socket spec (parsed strictly by ParseSocketSpec: ports must be 1..65535,
+// unix paths must fit sun_path; inet destinations must be loopback unless
+// the caller allows remote ones).
 
 #include "bench_net.h"
 
@@ -25,18 +26,6 @@
 
 namespace mailwarden::bench {
 namespace {
-
-bool ParsePort(std::string_view text, uint16_t* port) {
-  if (text.empty() || text.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value == 0 || value > 65535) return false;
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
 
 bool IsLoopback(const sockaddr* sa) {
   if (sa->sa_family == AF_INET) {
@@ -91,68 +80,23 @@ int MakeBlocking(int fd, std::chrono::milliseconds timeout, std::string* error) 
 
 }  // namespace
 
-bool SocketSpec::Parse(std::string_view text, SocketSpec* out, std::string* error) {
-  SocketSpec spec;
-  auto fail = [&](const char* why) {
-    *error = std::string(why) + ": \"" + std::string(text) + "\"";
-    return false;
-  };
-  size_t colon = text.find(':');
-  if (colon == std::string_view::npos) {
-    return fail("socket spec needs TYPE:ADDRESS");
+Result<SocketSpec> ParseBenchSocket(std::string_view text) {
+  const bool v6 = text.starts_with("inet6:");
+  if (!v6 && !text.starts_with("inet:")) return ParseSocketSpec(text);
+  // The host-less spellings: "PORT", "PORT@" and ":PORT".
+  std::string_view port = text.substr(v6 ? 6 : 5);
+  if (port.ends_with('@')) {
+    port.remove_suffix(1);
+  } else if (port.starts_with(':')) {
+    port.remove_prefix(1);
   }
-  std::string_view type = text.substr(0, colon);
-  std::string_view rest = text.substr(colon + 1);
-  if (type == "unix" || type == "local") {
-    if (rest.empty() || rest[0] != '/') {
-      return fail("unix socket path must be absolute");
-    }
-    if (rest.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      return fail("unix socket path too long");
-    }
-    spec.kind = Kind::kUnix;
-    spec.path = std::string(rest);
-    *out = std::move(spec);
-    return true;
+  if (port.empty() || port.find_first_of(":@[") != std::string_view::npos) {
+    return ParseSocketSpec(text);
   }
-  if (type != "inet" && type != "inet6") {
-    return fail("unknown socket type (want inet, inet6, unix or local)");
-  }
-  spec.kind = Kind::kInet;
-  if (size_t at = rest.find('@'); at != std::string_view::npos) {
-    // Sendmail style PORT@HOST.
-    if (!ParsePort(rest.substr(0, at), &spec.port)) return fail("bad port");
-    spec.host = std::string(rest.substr(at + 1));
-  } else if (!rest.empty() && rest[0] == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      return fail("bad bracketed address");
-    }
-    spec.host = std::string(rest.substr(1, close - 1));
-    if (!ParsePort(rest.substr(close + 2), &spec.port)) return fail("bad port");
-  } else if (size_t last = rest.rfind(':'); last != std::string_view::npos) {
-    spec.host = std::string(rest.substr(0, last));
-    if (!ParsePort(rest.substr(last + 1), &spec.port)) return fail("bad port");
-  } else {
-    if (!ParsePort(rest, &spec.port)) return fail("bad port");
-  }
-  if (spec.host.empty()) spec.host = type == "inet6" ? "::1" : "127.0.0.1";
-  *out = std::move(spec);
-  return true;
-}
-
-std::string SocketSpec::ToLibmilter() const {
-  if (kind == Kind::kUnix) return "unix:" + path;
-  bool v6 = host.find(':') != std::string::npos;
-  return std::string(v6 ? "inet6:" : "inet:") + std::to_string(port) + "@" + host;
-}
-
-std::string SocketSpec::ToString() const {
-  if (kind == Kind::kUnix) return "unix:" + path;
-  if (host.find(':') != std::string::npos) {
-    return "inet:[" + host + "]:" + std::to_string(port);
-  }
-  return "inet:" + host + ":" + std::to_string(port);
+  Result<SocketSpec> spec = ParseSocketSpec(std::string(v6 ? "inet6:" : "inet:") +
+                                            std::string(port) + (v6 ? "@::1" : "@127.0.0.1"));
+  // Report a bad port against what the user wrote.
+  return spec.ok() ? spec : ParseSocketSpec(text);
 }
 
 const char* IoStatusName(IoStatus status) {
@@ -246,6 +190,10 @@ bool Connection::Open(const SocketSpec& spec, std::chrono::milliseconds timeout,
 
   if (spec.kind == SocketSpec::Kind::kUnix) {
     sockaddr_un sun{};
+    if (spec.path.empty() || spec.path.size() >= sizeof(sun.sun_path)) {
+      *error = "unix socket path empty or too long: " + spec.path;
+      return false;
+    }
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, spec.path.data(), spec.path.size());
     fd_ = connect_one(AF_UNIX, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun));

@@ -1,8 +1,8 @@
 // Socket plumbing shared by the mailwarden benchmark tools.
 //
-// SocketSpec parses the socket notations used across mailwarden
-// ("inet:HOST:PORT", Sendmail-style "inet:PORT@HOST", "unix:/path",
-// "local:/path") and renders the form libmilter's smfi_setconn() wants.
+// Socket addresses are mailwarden's SocketSpec (common/socket_spec.h);
+// ParseBenchSocket() adds the one convenience the tools have always had on
+// top of it: an inet spec without a host means loopback.
 //
 // Connection is a client stream socket whose every operation is bounded in
 // time. Writes are buffered and only hit the wire on Flush(), because
@@ -13,42 +13,30 @@
 // packet with its own send() would let Nagle's algorithm on the client side
 // stall the exchange, which Postfix never sees.
 //
-// Thread-safety: a Connection belongs to one thread. SocketSpec is a value.
+// Thread-safety: a Connection belongs to one thread. ParseBenchSocket() is a
+// pure function.
 
 #ifndef MAILWARDEN_BENCH_BENCH_NET_H_
 #define MAILWARDEN_BENCH_BENCH_NET_H_
 
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "common/socket_spec.h"
+#include "common/status.h"
 
 namespace mailwarden::bench {
 
 using Clock = std::chrono::steady_clock;
 
-// A parsed socket address in one of mailwarden's notations.
-struct SocketSpec {
-  enum class Kind { kInet, kUnix };
-  Kind kind = Kind::kInet;
-  std::string host;   // inet: numeric address or name; never empty after Parse
-  uint16_t port = 0;  // inet only
-  std::string path;   // unix only
-
-  // Parses `text`. Accepts "inet:HOST:PORT", "inet:[V6ADDR]:PORT",
-  // "inet:PORT@HOST", "inet6:PORT@HOST", "inet:PORT" (host defaults to
-  // 127.0.0.1), "unix:/path" and "local:/path". Returns false and sets
-  // *error on malformed input.
-  static bool Parse(std::string_view text, SocketSpec* out, std::string* error);
-
-  // Renders the spec for libmilter's smfi_setconn(): "inet:PORT@HOST",
-  // "inet6:PORT@HOST" or "unix:/path".
-  std::string ToLibmilter() const;
-
-  // Renders the canonical mailwarden form: "inet:HOST:PORT" or "unix:/path".
-  std::string ToString() const;
-};
+// Parses a socket spec given on a tool's command line: mailwarden's notation
+// (ParseSocketSpec: "inet:HOST:PORT", "inet:[V6ADDR]:PORT", "inet:PORT@HOST",
+// "inet6:PORT@HOST", "unix:/path", "local:/path"), and, for the inet types,
+// "inet:PORT", "inet:PORT@" and "inet::PORT", whose host is 127.0.0.1 (::1
+// for inet6). kInvalidArgument on malformed input.
+Result<SocketSpec> ParseBenchSocket(std::string_view text);
 
 // Outcome of an I/O operation on a Connection.
 enum class IoStatus {

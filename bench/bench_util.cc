@@ -78,92 +78,37 @@ uint64_t LatencyHistogram::PercentileNs(double p) const {
   return max_;
 }
 
-std::string JsonQuote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
+Json Decimal3(double value) {
+  if (!std::isfinite(value)) return nullptr;
+  return std::round(value * 1000.0) / 1000.0;
 }
 
-void JsonObject::Key(std::string_view key) {
-  if (!body_.empty()) body_ += ',';
-  body_ += JsonQuote(key);
-  body_ += ':';
+Json LatencyJson(const LatencyHistogram& h) {
+  Json o = Json::object();
+  o["p50"] = Decimal3(h.PercentileNs(50) / 1e6);
+  o["p90"] = Decimal3(h.PercentileNs(90) / 1e6);
+  o["p99"] = Decimal3(h.PercentileNs(99) / 1e6);
+  o["max"] = Decimal3(h.max_ns() / 1e6);
+  o["min"] = Decimal3(h.min_ns() / 1e6);
+  o["mean"] = Decimal3(h.mean_ns() / 1e6);
+  return o;
 }
 
-JsonObject& JsonObject::Add(std::string_view key, std::string_view value) {
-  Key(key);
-  body_ += JsonQuote(value);
-  return *this;
+Json CountsJson(const std::map<std::string, uint64_t>& counts) {
+  Json o = Json::object();
+  for (const auto& [name, n] : counts) o[name] = n;
+  return o;
 }
 
-JsonObject& JsonObject::Add(std::string_view key, uint64_t value) {
-  Key(key);
-  body_ += std::to_string(value);
-  return *this;
+void PrintJson(const Json& report) {
+  std::string line = report.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::printf("%s\n", line.c_str());
 }
 
-JsonObject& JsonObject::Add(std::string_view key, int64_t value) {
-  Key(key);
-  body_ += std::to_string(value);
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, double value) {
-  Key(key);
-  if (!std::isfinite(value)) {
-    body_ += "null";
-    return *this;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.3f", value);
-  body_ += buf;
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, bool value) {
-  Key(key);
-  body_ += value ? "true" : "false";
-  return *this;
-}
-
-JsonObject& JsonObject::AddRaw(std::string_view key, std::string_view json) {
-  Key(key);
-  body_ += json;
-  return *this;
-}
-
-JsonObject& JsonObject::AddCounts(std::string_view key,
-                                  const std::map<std::string, uint64_t>& counts) {
-  JsonObject inner;
-  for (const auto& [name, n] : counts) inner.Add(name, n);
-  return AddRaw(key, inner.Render());
+std::string HexString(uint32_t value) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%x", value);
+  return buf;
 }
 
 bool ParseUint(std::string_view text, uint64_t min, uint64_t max, uint64_t* out) {
@@ -202,6 +147,52 @@ std::string FormatCounts(const std::map<std::string, uint64_t>& counts) {
     out += name + "=" + std::to_string(n);
   }
   return out.empty() ? "-" : out;
+}
+
+std::string FormatLatencyLine(const LatencyHistogram& h) {
+  return "p50 " + FormatMs(h.PercentileNs(50)) + "  p90 " + FormatMs(h.PercentileNs(90)) +
+         "  p99 " + FormatMs(h.PercentileNs(99)) + "  max " + FormatMs(h.max_ns());
+}
+
+bool ArgReader::Next() {
+  if (index_ + 1 >= argc_) return false;
+  arg_ = argv_[++index_];
+  has_inline_ = false;
+  inline_value_.clear();
+  if (inline_values_ && arg_.starts_with("--")) {
+    if (size_t eq = arg_.find('='); eq != std::string::npos) {
+      inline_value_ = arg_.substr(eq + 1);
+      arg_.resize(eq);
+      has_inline_ = true;
+    }
+  }
+  return true;
+}
+
+bool ArgReader::Value(std::string* out) {
+  if (has_inline_) {
+    *out = inline_value_;
+    return true;
+  }
+  if (index_ + 1 >= argc_) return false;
+  *out = argv_[++index_];
+  return true;
+}
+
+bool ArgReader::Uint(uint64_t min, uint64_t max, uint64_t* out) {
+  std::string text;
+  return Value(&text) && ParseUint(text, min, max, out);
+}
+
+bool ArgReader::Seconds(double max_seconds, double* out) {
+  std::string text;
+  return Value(&text) && ParseSeconds(text, max_seconds, out);
+}
+
+int UsageError(const char* tool, const char* usage, const char* error) {
+  if (error != nullptr) std::fprintf(stderr, "%s: %s\n", tool, error);
+  std::fputs(usage, stderr);
+  return 2;
 }
 
 }  // namespace mailwarden::bench

@@ -1,6 +1,7 @@
 // Small utilities shared by the benchmark tools: a fixed-memory latency
-// histogram, a minimal JSON object writer, and strict number parsing for
-// command-line options.
+// histogram, the pieces of their JSON reports (nlohmann::ordered_json, so
+// keys keep the order they are added in), a command-line reader and strict
+// number parsing for its values.
 //
 // Thread-safety: none of these types synchronise; give each thread its own
 // LatencyHistogram and Merge() them after the threads are joined.
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,35 +54,25 @@ class LatencyHistogram {
   uint64_t sum_ = 0;  // 2^64 ns is 584 years of summed latency
 };
 
-// Builds one JSON object, key by key, in insertion order. Keys and string
-// values are escaped; numbers are written as given. Nested objects are
-// passed pre-rendered through AddRaw().
-class JsonObject {
- public:
-  JsonObject& Add(std::string_view key, std::string_view value);
-  JsonObject& Add(std::string_view key, const char* value) {
-    return Add(key, std::string_view(value));
-  }
-  JsonObject& Add(std::string_view key, uint64_t value);
-  JsonObject& Add(std::string_view key, int64_t value);
-  JsonObject& Add(std::string_view key, int value) { return Add(key, static_cast<int64_t>(value)); }
-  JsonObject& Add(std::string_view key, double value);
-  JsonObject& Add(std::string_view key, bool value);
-  // Adds a value that is already valid JSON (object, array, number).
-  JsonObject& AddRaw(std::string_view key, std::string_view json);
-  // Adds {"k":n,...} from a map of counters.
-  JsonObject& AddCounts(std::string_view key, const std::map<std::string, uint64_t>& counts);
+// JSON value of the reports; keys stay in insertion order.
+using Json = nlohmann::ordered_json;
 
-  // Returns the rendered object.
-  std::string Render() const { return "{" + body_ + "}"; }
+// `value` rounded to three decimals (the precision of every fractional number
+// in the reports), or null when it is not finite.
+Json Decimal3(double value);
 
- private:
-  void Key(std::string_view key);
-  std::string body_;
-};
+// {"p50":..,"p90":..,"p99":..,"max":..,"min":..,"mean":..} in milliseconds.
+Json LatencyJson(const LatencyHistogram& h);
 
-// Returns `text` as a quoted, escaped JSON string.
-std::string JsonQuote(std::string_view text);
+// {"name":count,...} in the map's order; {} when empty.
+Json CountsJson(const std::map<std::string, uint64_t>& counts);
+
+// Prints `report` on one line of stdout, compact ("key":value, no spaces).
+// Bytes that are not UTF-8 are replaced rather than thrown about.
+void PrintJson(const Json& report);
+
+// Returns "0x" and `value` in lower-case hex.
+std::string HexString(uint32_t value);
 
 // Parses a decimal unsigned integer in [min, max]; false on junk or range.
 bool ParseUint(std::string_view text, uint64_t min, uint64_t max, uint64_t* out);
@@ -93,6 +85,50 @@ std::string FormatMs(uint64_t ns);
 
 // Appends "name=count" pairs separated by spaces; "-" when empty.
 std::string FormatCounts(const std::map<std::string, uint64_t>& counts);
+
+// "p50 X  p90 X  p99 X  max X" with FormatMs values, for the text reports.
+std::string FormatLatencyLine(const LatencyHistogram& h);
+
+// Reads a tool's command line: options "--name VALUE" and, when `inline_values`,
+// also "--name=VALUE"; anything else is left to the tool. Typical use:
+//   ArgReader args(argc, argv, true);
+//   while (args.Next()) {
+//     if (args.arg() == "--count") { if (!args.Uint(1, 100, &count)) return Usage(...); }
+//   }
+class ArgReader {
+ public:
+  ArgReader(int argc, char** argv, bool inline_values)
+      : argc_(argc), argv_(argv), inline_values_(inline_values) {}
+
+  // Moves to the next argument; false when there is none left.
+  bool Next();
+
+  // The current argument, without its "=VALUE" part.
+  const std::string& arg() const { return arg_; }
+
+  // Takes the current option's value ("=VALUE" or the next argument); false
+  // when there is none.
+  bool Value(std::string* out);
+
+  // Value() parsed by ParseUint(text, min, max, out); false on no value or junk.
+  bool Uint(uint64_t min, uint64_t max, uint64_t* out);
+
+  // Value() parsed by ParseSeconds(text, max_seconds, out).
+  bool Seconds(double max_seconds, double* out);
+
+ private:
+  int argc_;
+  char** argv_;
+  bool inline_values_;
+  int index_ = 0;
+  std::string arg_;
+  std::string inline_value_;
+  bool has_inline_ = false;
+};
+
+// Prints "TOOL: ERROR" (unless `error` is null) and `usage` on stderr;
+// returns 2, the tools' exit status for bad usage.
+int UsageError(const char* tool, const char* usage, const char* error);
 
 }  // namespace mailwarden::bench
 

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "bench_util.h"
+
 namespace mailwarden::bench {
 namespace {
 
@@ -26,12 +28,6 @@ constexpr int kMaxRepliesPerStep = 100000;
 // milter does not answer) is sent once it exceeds this, like a full VSTREAM
 // buffer in Postfix.
 constexpr size_t kFlushThreshold = 256 * 1024;
-
-std::string Hex(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%x", v);
-  return buf;
-}
 
 std::string Printable(char c) {
   if (c >= 0x21 && c < 0x7f) return std::string("'") + c + "'";
@@ -249,7 +245,8 @@ bool MilterSession::Negotiate(Outcome* out) {
   if ((actions_ & ~options_.actions) != 0) {
     // Postfix refuses such a milter too ("request mask conflict").
     Fail(out, ErrorKind::kProtocol,
-         "milter wants actions " + Hex(actions_) + " beyond offered " + Hex(options_.actions));
+         "milter wants actions " + HexString(actions_) + " beyond offered " +
+             HexString(options_.actions));
     return false;
   }
   // Bits we did not offer are ignored, as Postfix does, except "no reply"
@@ -259,8 +256,8 @@ bool MilterSession::Negotiate(Outcome* out) {
                                     m::kProtoNrUnknown | m::kProtoNrEoh | m::kProtoNrBody;
   if ((protocol_ & kNoReplyBits & ~options_.protocol) != 0) {
     Fail(out, ErrorKind::kProtocol,
-         "milter will not reply to steps " + Hex(protocol_ & kNoReplyBits) + " but only " +
-             Hex(options_.protocol & kNoReplyBits) + " were offered");
+         "milter will not reply to steps " + HexString(protocol_ & kNoReplyBits) + " but only " +
+             HexString(options_.protocol & kNoReplyBits) + " were offered");
     return false;
   }
   protocol_ &= options_.protocol | kNoReplyBits;

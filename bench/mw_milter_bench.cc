@@ -28,20 +28,19 @@
 // (connect, timeout, I/O, protocol) occurred, or nothing completed;
 // 2 usage error.
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_net.h"
 #include "bench_util.h"
 #include "eml.h"
+#include "load_run.h"
 #include "milter_client.h"
 
 namespace mailwarden::bench {
@@ -72,68 +71,46 @@ constexpr char kUsage[] =
     "  --json               print the results as one JSON object\n"
     "  --verbose            print the negotiated options and error samples\n";
 
-std::atomic<bool> g_stop{false};
+constexpr char kTool[] = "mw-milter-bench";
 
-extern "C" void OnSignal(int) { g_stop.store(true); }
-
-struct Config {
-  SocketSpec spec;
-  int concurrency = 1;
+struct Config : LoadOptions {
+  Config() { socket_text = "inet:127.0.0.1:8891"; }
   uint64_t messages = 1000;
-  double duration_s = 0;  // > 0: duration mode
   uint64_t per_connection = 1;
-  uint64_t warmup = 0;
   std::string from = "sender@bench.example";
   std::vector<std::string> rcpts;
   std::string auth_user;
   bool size_param = true;
   uint64_t message_size = 4096;
   bool tcp_nodelay = false;
-  double timeout_s = 10;
-  uint64_t max_errors = 1000;
-  bool allow_remote = false;
-  bool json = false;
   bool verbose = false;
   std::vector<std::string> paths;
 };
 
-struct Stats {
-  uint64_t completed = 0;
-  uint64_t failed = 0;
-  uint64_t connections = 0;
+struct Stats : LoadStats {
   uint64_t header_mods = 0;
   uint64_t other_mods = 0;
   uint64_t quarantined = 0;
   uint64_t rcpt_rejects = 0;
   uint64_t progress = 0;
-  LatencyHistogram latency;
   LatencyHistogram setup;
   std::map<std::string, uint64_t> verdicts;
   std::map<std::string, uint64_t> replycodes;
   std::map<std::string, uint64_t> stages;
-  std::map<std::string, uint64_t> errors;
-  std::vector<std::string> error_samples;
   bool negotiated = false;
   uint32_t version = 0, actions = 0, protocol = 0;
 
   void Merge(const Stats& o) {
-    completed += o.completed;
-    failed += o.failed;
-    connections += o.connections;
+    LoadStats::Merge(o);
     header_mods += o.header_mods;
     other_mods += o.other_mods;
     quarantined += o.quarantined;
     rcpt_rejects += o.rcpt_rejects;
     progress += o.progress;
-    latency.Merge(o.latency);
     setup.Merge(o.setup);
     for (const auto& [k, v] : o.verdicts) verdicts[k] += v;
     for (const auto& [k, v] : o.replycodes) replycodes[k] += v;
     for (const auto& [k, v] : o.stages) stages[k] += v;
-    for (const auto& [k, v] : o.errors) errors[k] += v;
-    for (const auto& s : o.error_samples) {
-      if (error_samples.size() < 10) error_samples.push_back(s);
-    }
     if (!negotiated && o.negotiated) {
       negotiated = true;
       version = o.version;
@@ -141,42 +118,13 @@ struct Stats {
       protocol = o.protocol;
     }
   }
-
-  uint64_t TotalErrors() const {
-    uint64_t n = 0;
-    for (const auto& [k, v] : errors) n += v;
-    return n;
-  }
-};
-
-// State shared by the workers of one phase (warmup or measured run).
-struct Phase {
-  uint64_t limit = 0;  // messages to claim
-  Clock::time_point end = Clock::time_point::max();
-  std::atomic<uint64_t> next{0};
-  std::atomic<uint64_t> errors{0};
-  uint64_t max_errors = 0;
-
-  // Claims the next message index; false when the phase is over.
-  bool Claim(uint64_t* index) {
-    if (g_stop.load(std::memory_order_relaxed)) return false;
-    if (errors.load(std::memory_order_relaxed) >= max_errors) return false;
-    if (Clock::now() >= end) return false;
-    uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= limit) return false;
-    *index = i;
-    return true;
-  }
 };
 
 void RecordError(const Outcome& o, Phase* phase, Stats* stats) {
-  ++stats->failed;
-  ++stats->errors[ErrorKindName(o.error)];
-  phase->errors.fetch_add(1, std::memory_order_relaxed);
-  if (stats->error_samples.size() < 5) {
-    stats->error_samples.push_back(std::string(ErrorKindName(o.error)) + " at " +
-                                   StageName(o.stage) + ": " + o.error_text);
-  }
+  stats->RecordError(
+      ErrorKindName(o.error),
+      std::string(ErrorKindName(o.error)) + " at " + StageName(o.stage) + ": " + o.error_text,
+      phase);
 }
 
 void RecordVerdict(const Outcome& o, std::chrono::nanoseconds latency, Stats* stats) {
@@ -271,83 +219,51 @@ void RunWorker(int id, const Config& config, const std::vector<TestMessage>& mes
 
 // Runs one phase with config.concurrency threads; returns merged stats and
 // the elapsed wall time.
-Stats RunPhase(const Config& config, const std::vector<TestMessage>& messages, uint64_t limit,
-               double duration_s, double* elapsed_s) {
-  Phase phase;
-  phase.limit = limit;
-  phase.max_errors = config.max_errors;
-  const Clock::time_point start = Clock::now();
-  if (duration_s > 0) {
-    phase.end = start + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(duration_s));
-  }
-  std::vector<Stats> per_thread(static_cast<size_t>(config.concurrency));
-  std::vector<std::thread> threads;
-  threads.reserve(per_thread.size());
-  for (int i = 0; i < config.concurrency; ++i) {
-    threads.emplace_back(RunWorker, i, std::cref(config), std::cref(messages), &phase,
-                         &per_thread[static_cast<size_t>(i)]);
-  }
-  for (std::thread& t : threads) t.join();
-  *elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-  Stats total;
-  for (const Stats& s : per_thread) total.Merge(s);
-  return total;
-}
-
-std::string HexString(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%x", v);
-  return buf;
-}
-
-std::string LatencyJson(const LatencyHistogram& h) {
-  JsonObject o;
-  o.Add("p50", h.PercentileNs(50) / 1e6)
-      .Add("p90", h.PercentileNs(90) / 1e6)
-      .Add("p99", h.PercentileNs(99) / 1e6)
-      .Add("max", h.max_ns() / 1e6)
-      .Add("min", h.min_ns() / 1e6)
-      .Add("mean", h.mean_ns() / 1e6);
-  return o.Render();
+Stats RunMilterPhase(const Config& config, const std::vector<TestMessage>& messages, uint64_t limit,
+                     double duration_s, double* elapsed_s) {
+  return RunPhase<Stats>(
+      config.concurrency, limit, duration_s, config.max_errors,
+      [&](int id, Phase* phase, Stats* stats) { RunWorker(id, config, messages, phase, stats); },
+      elapsed_s);
 }
 
 void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t warmup_done,
             double avg_bytes) {
   const double rate = elapsed_s > 0 ? s.completed / elapsed_s : 0.0;
-  std::map<std::string, uint64_t> errors = {
-      {"connect", 0}, {"timeout", 0}, {"io", 0}, {"protocol", 0}};
-  for (const auto& [k, v] : s.errors) errors[k] += v;
+  const std::map<std::string, uint64_t> errors = s.ErrorsByKind();
   if (config.json) {
-    JsonObject negotiated;
-    negotiated.Add("version", static_cast<uint64_t>(s.version))
-        .Add("actions", HexString(s.actions))
-        .Add("protocol", HexString(s.protocol));
-    JsonObject o;
-    o.Add("tool", "mw-milter-bench")
-        .Add("socket", config.spec.ToString())
-        .Add("concurrency", config.concurrency)
-        .Add("per_connection", config.per_connection)
-        .Add("tcp_nodelay", config.tcp_nodelay)
-        .Add("message_bytes_avg", avg_bytes)
-        .Add("warmup", warmup_done)
-        .Add("messages", s.completed)
-        .Add("failed", s.failed)
-        .Add("connections", s.connections)
-        .Add("elapsed_s", elapsed_s)
-        .Add("msgs_per_s", rate)
-        .AddRaw("latency_ms", LatencyJson(s.latency))
-        .AddRaw("setup_ms", LatencyJson(s.setup))
-        .AddCounts("verdicts", s.verdicts)
-        .AddCounts("replycodes", s.replycodes)
-        .AddCounts("stages", s.stages)
-        .Add("header_mods", s.header_mods)
-        .Add("other_mods", s.other_mods)
-        .Add("quarantined", s.quarantined)
-        .Add("rcpt_rejects", s.rcpt_rejects)
-        .AddCounts("errors", errors)
-        .AddRaw("negotiated", s.negotiated ? negotiated.Render() : "null");
-    std::printf("%s\n", o.Render().c_str());
+    Json negotiated = nullptr;
+    if (s.negotiated) {
+      negotiated = Json::object();
+      negotiated["version"] = s.version;
+      negotiated["actions"] = HexString(s.actions);
+      negotiated["protocol"] = HexString(s.protocol);
+    }
+    Json o = Json::object();
+    o["tool"] = kTool;
+    o["socket"] = config.spec.ToString();
+    o["concurrency"] = config.concurrency;
+    o["per_connection"] = config.per_connection;
+    o["tcp_nodelay"] = config.tcp_nodelay;
+    o["message_bytes_avg"] = Decimal3(avg_bytes);
+    o["warmup"] = warmup_done;
+    o["messages"] = s.completed;
+    o["failed"] = s.failed;
+    o["connections"] = s.connections;
+    o["elapsed_s"] = Decimal3(elapsed_s);
+    o["msgs_per_s"] = Decimal3(rate);
+    o["latency_ms"] = LatencyJson(s.latency);
+    o["setup_ms"] = LatencyJson(s.setup);
+    o["verdicts"] = CountsJson(s.verdicts);
+    o["replycodes"] = CountsJson(s.replycodes);
+    o["stages"] = CountsJson(s.stages);
+    o["header_mods"] = s.header_mods;
+    o["other_mods"] = s.other_mods;
+    o["quarantined"] = s.quarantined;
+    o["rcpt_rejects"] = s.rcpt_rejects;
+    o["errors"] = CountsJson(errors);
+    o["negotiated"] = std::move(negotiated);
+    PrintJson(o);
     return;
   }
   std::printf(
@@ -363,10 +279,7 @@ void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t war
       static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(warmup_done));
   std::printf("  elapsed      %.3f s\n", elapsed_s);
   std::printf("  throughput   %.1f msg/s\n", rate);
-  std::printf("  latency ms   p50 %s  p90 %s  p99 %s  max %s\n",
-              FormatMs(s.latency.PercentileNs(50)).c_str(),
-              FormatMs(s.latency.PercentileNs(90)).c_str(),
-              FormatMs(s.latency.PercentileNs(99)).c_str(), FormatMs(s.latency.max_ns()).c_str());
+  std::printf("  latency ms   %s\n", FormatLatencyLine(s.latency).c_str());
   std::printf("  setup ms     p50 %s  p99 %s  (connect+negotiate+CONNECT+HELO)\n",
               FormatMs(s.setup.PercentileNs(50)).c_str(),
               FormatMs(s.setup.PercentileNs(99)).c_str());
@@ -382,96 +295,49 @@ void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t war
   std::printf("  errors       %s\n", FormatCounts(errors).c_str());
 }
 
-int Usage(const char* error) {
-  if (error != nullptr) std::fprintf(stderr, "mw-milter-bench: %s\n", error);
-  std::fputs(kUsage, stderr);
-  return 2;
-}
+int Usage(const char* error) { return UsageError(kTool, kUsage, error); }
 
 int Main(int argc, char** argv) {
   Config config;
-  std::string socket_text = "inet:127.0.0.1:8891";
   bool have_messages = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_inline = false;
-    if (arg.starts_with("--")) {
-      if (size_t eq = arg.find('='); eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg.resize(eq);
-        has_inline = true;
-      }
-    }
-    auto next = [&](std::string* out) {
-      if (has_inline) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
+  std::string error;
+  ArgReader args(argc, argv, /*inline_values=*/true);
+  while (args.Next()) {
+    const std::string& arg = args.arg();
     std::string v;
-    uint64_t n = 0;
-    if (arg == "--help" || arg == "-h") {
+    if (OptionResult r = ParseLoadOption(args, &config, &error); r != OptionResult::kNotMine) {
+      if (r == OptionResult::kBad) return Usage(error.c_str());
+    } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (arg == "--socket") {
-      if (!next(&socket_text)) return Usage("--socket needs a value");
-    } else if (arg == "--concurrency") {
-      if (!next(&v) || !ParseUint(v, 1, 1024, &n)) {
-        return Usage("--concurrency needs 1..1024");
-      }
-      config.concurrency = static_cast<int>(n);
     } else if (arg == "--messages") {
-      if (!next(&v) || !ParseUint(v, 1, 1000000000, &config.messages)) {
+      if (!args.Uint(1, 1000000000, &config.messages)) {
         return Usage("--messages needs 1..1000000000");
       }
       have_messages = true;
-    } else if (arg == "--duration") {
-      if (!next(&v) || !ParseSeconds(v, 86400, &config.duration_s)) {
-        return Usage("--duration needs seconds in (0, 86400]");
-      }
     } else if (arg == "--per-connection") {
-      if (!next(&v) || !ParseUint(v, 1, 1000000000, &config.per_connection)) {
+      if (!args.Uint(1, 1000000000, &config.per_connection)) {
         return Usage("--per-connection needs a positive count");
       }
-    } else if (arg == "--warmup") {
-      if (!next(&v) || !ParseUint(v, 0, 100000000, &config.warmup)) {
-        return Usage("--warmup needs a count");
-      }
     } else if (arg == "--from") {
-      if (!next(&config.from)) return Usage("--from needs an address");
+      if (!args.Value(&config.from)) return Usage("--from needs an address");
     } else if (arg == "--rcpt") {
-      if (!next(&v) || v.empty()) return Usage("--rcpt needs an address");
+      if (!args.Value(&v) || v.empty()) return Usage("--rcpt needs an address");
       config.rcpts.push_back(v);
     } else if (arg == "--auth") {
-      if (!next(&config.auth_user)) return Usage("--auth needs a user");
+      if (!args.Value(&config.auth_user)) return Usage("--auth needs a user");
     } else if (arg == "--size-param") {
       config.size_param = true;
     } else if (arg == "--no-size-param") {
       config.size_param = false;
     } else if (arg == "--message-size") {
-      if (!next(&v) || !ParseUint(v, 1, 64ull << 20, &config.message_size)) {
+      if (!args.Uint(1, 64ull << 20, &config.message_size)) {
         return Usage("--message-size needs 1..67108864");
       }
     } else if (arg == "--tcp-nodelay") {
       config.tcp_nodelay = true;
     } else if (arg == "--no-tcp-nodelay") {
       config.tcp_nodelay = false;
-    } else if (arg == "--timeout") {
-      if (!next(&v) || !ParseSeconds(v, 3600, &config.timeout_s)) {
-        return Usage("--timeout needs seconds in (0, 3600]");
-      }
-    } else if (arg == "--max-errors") {
-      if (!next(&v) || !ParseUint(v, 1, 1000000000, &config.max_errors)) {
-        return Usage("--max-errors needs a positive count");
-      }
-    } else if (arg == "--allow-remote") {
-      config.allow_remote = true;
-    } else if (arg == "--json") {
-      config.json = true;
     } else if (arg == "--verbose") {
       config.verbose = true;
     } else if (arg.starts_with("-") && arg != "-") {
@@ -480,10 +346,9 @@ int Main(int argc, char** argv) {
       config.paths.push_back(arg);
     }
   }
-  std::string error;
-  if (!SocketSpec::Parse(socket_text, &config.spec, &error)) {
-    return Usage(error.c_str());
-  }
+  Result<SocketSpec> spec = ParseBenchSocket(config.socket_text);
+  if (!spec.ok()) return Usage(spec.status().message().c_str());
+  config.spec = std::move(spec).value();
   if (config.duration_s > 0 && have_messages) {
     return Usage("give --messages or --duration, not both");
   }
@@ -500,18 +365,13 @@ int Main(int argc, char** argv) {
   for (const TestMessage& m : messages) avg_bytes += m.size;
   avg_bytes /= messages.size();
 
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  InstallStopSignals();
 
   bool failed = false;
   uint64_t warmup_done = 0;
   if (config.warmup > 0) {
     double warm_elapsed = 0;
-    Stats warm = RunPhase(config, messages, config.warmup, 0, &warm_elapsed);
+    Stats warm = RunMilterPhase(config, messages, config.warmup, 0, &warm_elapsed);
     warmup_done = warm.completed;
     if (warm.TotalErrors() > 0) {
       failed = true;
@@ -526,7 +386,7 @@ int Main(int argc, char** argv) {
 
   double elapsed_s = 0;
   const uint64_t limit = config.duration_s > 0 ? UINT64_MAX : config.messages;
-  Stats stats = RunPhase(config, messages, limit, config.duration_s, &elapsed_s);
+  Stats stats = RunMilterPhase(config, messages, limit, config.duration_s, &elapsed_s);
   if (config.verbose && stats.negotiated) {
     std::fprintf(stderr,
                  "mw-milter-bench: milter negotiated version %u actions %s "
@@ -541,7 +401,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (stats.completed == 0) failed = true;
-  if (g_stop.load()) std::fprintf(stderr, "mw-milter-bench: interrupted\n");
+  if (StopRequested()) std::fprintf(stderr, "mw-milter-bench: interrupted\n");
   Report(config, stats, elapsed_s, warmup_done, avg_bytes);
   return failed ? 1 : 0;
 }

@@ -313,11 +313,7 @@ bool ParseReply(const std::string& text, Settings* s) {
   return true;
 }
 
-int Usage(const char* error) {
-  if (error != nullptr) std::fprintf(stderr, "mw-null-milter: %s\n", error);
-  std::fputs(kUsage, stderr);
-  return 2;
-}
+int Usage(const char* error) { return UsageError("mw-null-milter", kUsage, error); }
 
 int Main(int argc, char** argv) {
   std::string socket_text = "inet:127.0.0.1:8899";
@@ -326,19 +322,16 @@ int Main(int argc, char** argv) {
   uint64_t backlog = 0;
   double max_runtime_s = 0;
   std::string reply_text;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
+  // An option's value is the next argument; "--name=VALUE" is not accepted here.
+  ArgReader args(argc, argv, /*inline_values=*/false);
+  while (args.Next()) {
+    const std::string& arg = args.arg();
     std::string v;
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--socket") {
-      if (!next(&socket_text)) return Usage("--socket needs a value");
+      if (!args.Value(&socket_text)) return Usage("--socket needs a value");
     } else if (arg == "--add-header") {
       g_settings.add_header = true;
     } else if (arg == "--nodelay") {
@@ -352,34 +345,26 @@ int Main(int argc, char** argv) {
     } else if (arg == "--quarantine") {
       g_settings.quarantine = true;
     } else if (arg == "--reject-at") {
-      if (!next(&v) || !ParseStep(v, &g_settings.reject_at)) {
+      if (!args.Value(&v) || !ParseStep(v, &g_settings.reject_at)) {
         return Usage("--reject-at needs a step name");
       }
     } else if (arg == "--reply") {
-      if (!next(&reply_text) || !ParseReply(reply_text, &g_settings)) {
+      if (!args.Value(&reply_text) || !ParseReply(reply_text, &g_settings)) {
         return Usage("--reply needs \"4xx|5xx [X.Y.Z] [text]\"");
       }
     } else if (arg == "--timeout") {
-      if (!next(&v) || !ParseUint(v, 1, 86400, &timeout_s)) {
-        return Usage("--timeout needs 1..86400 seconds");
-      }
+      if (!args.Uint(1, 86400, &timeout_s)) return Usage("--timeout needs 1..86400 seconds");
     } else if (arg == "--backlog") {
-      if (!next(&v) || !ParseUint(v, 1, 65535, &backlog)) {
-        return Usage("--backlog needs 1..65535");
-      }
+      if (!args.Uint(1, 65535, &backlog)) return Usage("--backlog needs 1..65535");
     } else if (arg == "--max-runtime") {
-      if (!next(&v) || !ParseSeconds(v, 7 * 86400, &max_runtime_s)) {
-        return Usage("--max-runtime needs seconds");
-      }
+      if (!args.Seconds(7 * 86400, &max_runtime_s)) return Usage("--max-runtime needs seconds");
     } else {
       return Usage(("unknown option " + arg).c_str());
     }
   }
-  SocketSpec spec;
-  std::string error;
-  if (!SocketSpec::Parse(socket_text, &spec, &error)) {
-    return Usage(error.c_str());
-  }
+  Result<SocketSpec> parsed = ParseBenchSocket(socket_text);
+  if (!parsed.ok()) return Usage(parsed.status().message().c_str());
+  const SocketSpec spec = std::move(parsed).value();
   if (nodelay && spec.kind != SocketSpec::Kind::kInet) {
     std::fprintf(stderr, "mw-null-milter: --nodelay ignored for a unix socket\n");
     nodelay = false;

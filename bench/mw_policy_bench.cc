@@ -14,20 +14,19 @@
 // Exit status: 0 all requests answered without error; 1 any error
 // (connect, timeout, I/O, protocol) or nothing completed; 2 usage error.
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_net.h"
 #include "bench_util.h"
+#include "load_run.h"
 
 namespace mailwarden::bench {
 namespace {
@@ -58,69 +57,27 @@ constexpr char kUsage[] =
 constexpr size_t kMaxReplyLine = 4096;
 constexpr int kMaxReplyLines = 64;
 
-std::atomic<bool> g_stop{false};
+constexpr char kTool[] = "mw-policy-bench";
 
-extern "C" void OnSignal(int) { g_stop.store(true); }
-
-struct Config {
-  SocketSpec spec;
-  int concurrency = 32;
+struct Config : LoadOptions {
+  Config() {
+    socket_text = "inet:127.0.0.1:10040";
+    concurrency = 32;
+  }
   uint64_t requests = 10000;
-  double duration_s = 0;
-  uint64_t warmup = 0;
   std::vector<std::string> senders;
   std::vector<std::string> recipients;
   std::string protocol_state = "RCPT";
   std::string sasl_username;
   uint64_t size = 4096;
-  double timeout_s = 10;
-  uint64_t max_errors = 1000;
-  bool allow_remote = false;
-  bool json = false;
 };
 
-struct Stats {
-  uint64_t completed = 0;
-  uint64_t failed = 0;
-  uint64_t connections = 0;
-  LatencyHistogram latency;
+struct Stats : LoadStats {
   std::map<std::string, uint64_t> actions;
-  std::map<std::string, uint64_t> errors;
-  std::vector<std::string> error_samples;
 
   void Merge(const Stats& o) {
-    completed += o.completed;
-    failed += o.failed;
-    connections += o.connections;
-    latency.Merge(o.latency);
+    LoadStats::Merge(o);
     for (const auto& [k, v] : o.actions) actions[k] += v;
-    for (const auto& [k, v] : o.errors) errors[k] += v;
-    for (const auto& s : o.error_samples) {
-      if (error_samples.size() < 10) error_samples.push_back(s);
-    }
-  }
-  uint64_t TotalErrors() const {
-    uint64_t n = 0;
-    for (const auto& [k, v] : errors) n += v;
-    return n;
-  }
-};
-
-struct Phase {
-  uint64_t limit = 0;
-  Clock::time_point end = Clock::time_point::max();
-  std::atomic<uint64_t> next{0};
-  std::atomic<uint64_t> errors{0};
-  uint64_t max_errors = 0;
-
-  bool Claim(uint64_t* index) {
-    if (g_stop.load(std::memory_order_relaxed)) return false;
-    if (errors.load(std::memory_order_relaxed) >= max_errors) return false;
-    if (Clock::now() >= end) return false;
-    uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= limit) return false;
-    *index = i;
-    return true;
   }
 };
 
@@ -196,12 +153,7 @@ std::string ActionWord(std::string_view value) {
 }
 
 void RecordError(const char* kind, const std::string& text, Phase* phase, Stats* stats) {
-  ++stats->failed;
-  ++stats->errors[kind];
-  phase->errors.fetch_add(1, std::memory_order_relaxed);
-  if (stats->error_samples.size() < 5) {
-    stats->error_samples.push_back(std::string(kind) + ": " + text);
-  }
+  stats->RecordError(kind, std::string(kind) + ": " + text, phase);
 }
 
 const char* KindOf(IoStatus st) { return st == IoStatus::kTimeout ? "timeout" : "io"; }
@@ -277,26 +229,10 @@ void RunWorker(int id, const Config& config, Phase* phase, Stats* stats) {
   }
 }
 
-Stats RunPhase(const Config& config, uint64_t limit, double duration_s, double* elapsed_s) {
-  Phase phase;
-  phase.limit = limit;
-  phase.max_errors = config.max_errors;
-  const Clock::time_point start = Clock::now();
-  if (duration_s > 0) {
-    phase.end = start + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(duration_s));
-  }
-  std::vector<Stats> per_thread(static_cast<size_t>(config.concurrency));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < config.concurrency; ++i) {
-    threads.emplace_back(RunWorker, i, std::cref(config), &phase,
-                         &per_thread[static_cast<size_t>(i)]);
-  }
-  for (std::thread& t : threads) t.join();
-  *elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-  Stats total;
-  for (const Stats& s : per_thread) total.Merge(s);
-  return total;
+Stats RunPolicyPhase(const Config& config, uint64_t limit, double duration_s, double* elapsed_s) {
+  return RunPhase<Stats>(
+      config.concurrency, limit, duration_s, config.max_errors,
+      [&](int id, Phase* phase, Stats* stats) { RunWorker(id, config, phase, stats); }, elapsed_s);
 }
 
 bool ReadListFile(const std::string& path, std::vector<std::string>* out, std::string* error) {
@@ -325,32 +261,23 @@ bool ReadListFile(const std::string& path, std::vector<std::string>* out, std::s
 
 void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t warmup_done) {
   const double rate = elapsed_s > 0 ? s.completed / elapsed_s : 0.0;
-  std::map<std::string, uint64_t> errors = {
-      {"connect", 0}, {"timeout", 0}, {"io", 0}, {"protocol", 0}};
-  for (const auto& [k, v] : s.errors) errors[k] += v;
+  const std::map<std::string, uint64_t> errors = s.ErrorsByKind();
   if (config.json) {
-    JsonObject lat;
-    lat.Add("p50", s.latency.PercentileNs(50) / 1e6)
-        .Add("p90", s.latency.PercentileNs(90) / 1e6)
-        .Add("p99", s.latency.PercentileNs(99) / 1e6)
-        .Add("max", s.latency.max_ns() / 1e6)
-        .Add("min", s.latency.min_ns() / 1e6)
-        .Add("mean", s.latency.mean_ns() / 1e6);
-    JsonObject o;
-    o.Add("tool", "mw-policy-bench")
-        .Add("socket", config.spec.ToString())
-        .Add("concurrency", config.concurrency)
-        .Add("protocol_state", config.protocol_state)
-        .Add("warmup", warmup_done)
-        .Add("requests", s.completed)
-        .Add("failed", s.failed)
-        .Add("connections", s.connections)
-        .Add("elapsed_s", elapsed_s)
-        .Add("req_per_s", rate)
-        .AddRaw("latency_ms", lat.Render())
-        .AddCounts("actions", s.actions)
-        .AddCounts("errors", errors);
-    std::printf("%s\n", o.Render().c_str());
+    Json o = Json::object();
+    o["tool"] = kTool;
+    o["socket"] = config.spec.ToString();
+    o["concurrency"] = config.concurrency;
+    o["protocol_state"] = config.protocol_state;
+    o["warmup"] = warmup_done;
+    o["requests"] = s.completed;
+    o["failed"] = s.failed;
+    o["connections"] = s.connections;
+    o["elapsed_s"] = Decimal3(elapsed_s);
+    o["req_per_s"] = Decimal3(rate);
+    o["latency_ms"] = LatencyJson(s.latency);
+    o["actions"] = CountsJson(s.actions);
+    o["errors"] = CountsJson(errors);
+    PrintJson(o);
     return;
   }
   std::printf("mw-policy-bench: %s concurrency=%d state=%s\n", config.spec.ToString().c_str(),
@@ -362,111 +289,58 @@ void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t war
       static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(warmup_done));
   std::printf("  elapsed      %.3f s\n", elapsed_s);
   std::printf("  throughput   %.1f req/s\n", rate);
-  std::printf("  latency ms   p50 %s  p90 %s  p99 %s  max %s\n",
-              FormatMs(s.latency.PercentileNs(50)).c_str(),
-              FormatMs(s.latency.PercentileNs(90)).c_str(),
-              FormatMs(s.latency.PercentileNs(99)).c_str(), FormatMs(s.latency.max_ns()).c_str());
+  std::printf("  latency ms   %s\n", FormatLatencyLine(s.latency).c_str());
   std::printf("  actions      %s\n", FormatCounts(s.actions).c_str());
   std::printf("  errors       %s\n", FormatCounts(errors).c_str());
 }
 
-int Usage(const char* error) {
-  if (error != nullptr) std::fprintf(stderr, "mw-policy-bench: %s\n", error);
-  std::fputs(kUsage, stderr);
-  return 2;
-}
+int Usage(const char* error) { return UsageError(kTool, kUsage, error); }
 
 int Main(int argc, char** argv) {
   Config config;
-  std::string socket_text = "inet:127.0.0.1:10040";
   bool have_requests = false;
   std::string error;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_inline = false;
-    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg.resize(eq);
-      has_inline = true;
-    }
-    auto next = [&](std::string* out) {
-      if (has_inline) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
+  ArgReader args(argc, argv, /*inline_values=*/true);
+  while (args.Next()) {
+    const std::string& arg = args.arg();
     std::string v;
-    uint64_t n = 0;
-    if (arg == "--help" || arg == "-h") {
+    if (OptionResult r = ParseLoadOption(args, &config, &error); r != OptionResult::kNotMine) {
+      if (r == OptionResult::kBad) return Usage(error.c_str());
+    } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (arg == "--socket") {
-      if (!next(&socket_text)) return Usage("--socket needs a value");
-    } else if (arg == "--concurrency") {
-      if (!next(&v) || !ParseUint(v, 1, 1024, &n)) {
-        return Usage("--concurrency needs 1..1024");
-      }
-      config.concurrency = static_cast<int>(n);
     } else if (arg == "--requests") {
-      if (!next(&v) || !ParseUint(v, 1, 1000000000, &config.requests)) {
+      if (!args.Uint(1, 1000000000, &config.requests)) {
         return Usage("--requests needs 1..1000000000");
       }
       have_requests = true;
-    } else if (arg == "--duration") {
-      if (!next(&v) || !ParseSeconds(v, 86400, &config.duration_s)) {
-        return Usage("--duration needs seconds in (0, 86400]");
-      }
-    } else if (arg == "--warmup") {
-      if (!next(&v) || !ParseUint(v, 0, 100000000, &config.warmup)) {
-        return Usage("--warmup needs a count");
-      }
     } else if (arg == "--sender") {
-      if (!next(&v)) return Usage("--sender needs an address");
+      if (!args.Value(&v)) return Usage("--sender needs an address");
       config.senders.push_back(v);
     } else if (arg == "--recipient") {
-      if (!next(&v)) return Usage("--recipient needs an address");
+      if (!args.Value(&v)) return Usage("--recipient needs an address");
       config.recipients.push_back(v);
     } else if (arg == "--senders-file") {
-      if (!next(&v)) return Usage("--senders-file needs a file");
+      if (!args.Value(&v)) return Usage("--senders-file needs a file");
       if (!ReadListFile(v, &config.senders, &error)) return Usage(error.c_str());
     } else if (arg == "--recipients-file") {
-      if (!next(&v)) return Usage("--recipients-file needs a file");
-      if (!ReadListFile(v, &config.recipients, &error)) {
-        return Usage(error.c_str());
-      }
+      if (!args.Value(&v)) return Usage("--recipients-file needs a file");
+      if (!ReadListFile(v, &config.recipients, &error)) return Usage(error.c_str());
     } else if (arg == "--protocol-state") {
-      if (!next(&config.protocol_state) || config.protocol_state.empty()) {
+      if (!args.Value(&config.protocol_state) || config.protocol_state.empty()) {
         return Usage("--protocol-state needs a value");
       }
     } else if (arg == "--sasl-username") {
-      if (!next(&config.sasl_username)) return Usage("--sasl-username needs a user");
+      if (!args.Value(&config.sasl_username)) return Usage("--sasl-username needs a user");
     } else if (arg == "--size") {
-      if (!next(&v) || !ParseUint(v, 0, UINT64_MAX / 2, &config.size)) {
-        return Usage("--size needs a byte count");
-      }
-    } else if (arg == "--timeout") {
-      if (!next(&v) || !ParseSeconds(v, 3600, &config.timeout_s)) {
-        return Usage("--timeout needs seconds in (0, 3600]");
-      }
-    } else if (arg == "--max-errors") {
-      if (!next(&v) || !ParseUint(v, 1, 1000000000, &config.max_errors)) {
-        return Usage("--max-errors needs a positive count");
-      }
-    } else if (arg == "--allow-remote") {
-      config.allow_remote = true;
-    } else if (arg == "--json") {
-      config.json = true;
+      if (!args.Uint(0, UINT64_MAX / 2, &config.size)) return Usage("--size needs a byte count");
     } else {
       return Usage(("unknown argument " + arg).c_str());
     }
   }
-  if (!SocketSpec::Parse(socket_text, &config.spec, &error)) {
-    return Usage(error.c_str());
-  }
+  Result<SocketSpec> spec = ParseBenchSocket(config.socket_text);
+  if (!spec.ok()) return Usage(spec.status().message().c_str());
+  config.spec = std::move(spec).value();
   if (config.duration_s > 0 && have_requests) {
     return Usage("give --requests or --duration, not both");
   }
@@ -482,18 +356,13 @@ int Main(int argc, char** argv) {
     config.recipients.push_back("rcpt@bench.example");
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  InstallStopSignals();
 
   bool failed = false;
   uint64_t warmup_done = 0;
   if (config.warmup > 0) {
     double warm_elapsed = 0;
-    Stats warm = RunPhase(config, config.warmup, 0, &warm_elapsed);
+    Stats warm = RunPolicyPhase(config, config.warmup, 0, &warm_elapsed);
     warmup_done = warm.completed;
     if (warm.TotalErrors() > 0) {
       failed = true;
@@ -502,8 +371,8 @@ int Main(int argc, char** argv) {
     }
   }
   double elapsed_s = 0;
-  Stats stats = RunPhase(config, config.duration_s > 0 ? UINT64_MAX : config.requests,
-                         config.duration_s, &elapsed_s);
+  Stats stats = RunPolicyPhase(config, config.duration_s > 0 ? UINT64_MAX : config.requests,
+                               config.duration_s, &elapsed_s);
   if (stats.TotalErrors() > 0) {
     failed = true;
     for (const std::string& e : stats.error_samples) {
@@ -511,7 +380,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (stats.completed == 0) failed = true;
-  if (g_stop.load()) std::fprintf(stderr, "mw-policy-bench: interrupted\n");
+  if (StopRequested()) std::fprintf(stderr, "mw-policy-bench: interrupted\n");
   Report(config, stats, elapsed_s, warmup_done);
   return failed ? 1 : 0;
 }

@@ -429,28 +429,25 @@ if [ "$ONLY" = "mailwarden" ]; then
   run_mailwarden
   exit 0
 fi
-for variant in "" "--add-header" "--nodelay" "--add-header --nodelay"; do
-  next_port
-  spec="inet:127.0.0.1:$PORT"
+# null_rows LABEL SPEC VARIANT: a null milter started with the flags in
+# VARIANT, measured at concurrency 1 and 16.
+null_rows() {
+  local label="$1" spec="$2" variant="$3" conc
   # shellcheck disable=SC2086 # $variant is a list of flags
   if start_null "$spec" $variant; then
     for conc in 1 16; do
-      bench "null inet ${variant:-(plain)}" "$spec" --messages "$MESSAGES" \
+      bench "$label ${variant:-(plain)}" "$spec" --messages "$MESSAGES" \
         --concurrency "$conc" "$MSG"
     done
     stop_milter "$MILTER_PID"
   fi
+}
+for variant in "" "--add-header" "--nodelay" "--add-header --nodelay"; do
+  next_port
+  null_rows "null inet" "inet:127.0.0.1:$PORT" "$variant"
 done
 for variant in "" "--add-header"; do
-  spec="unix:$WORK/null-${variant:+addhdr}.sock"
-  # shellcheck disable=SC2086
-  if start_null "$spec" $variant; then
-    for conc in 1 16; do
-      bench "null unix ${variant:-(plain)}" "$spec" --messages "$MESSAGES" \
-        --concurrency "$conc" "$MSG"
-    done
-    stop_milter "$MILTER_PID"
-  fi
+  null_rows "null unix" "unix:$WORK/null-${variant:+addhdr}.sock" "$variant"
 done
 
 next_port
