@@ -12,7 +12,7 @@ packages=(
   # tests
   libgtest-dev googletest postfix swaks python3
   # sanitizers, fuzzing, and checking the systemd units
-  clang libclang-rt-14-dev systemd procps iproute2 netcat-openbsd
+  clang libclang-rt-14-dev systemd procps iproute2
 )
 
 missing=()
