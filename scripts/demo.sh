@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs mailwarden-milter and mailwarden-policyd in front of a private Postfix instance on
 # loopback (smtpd 127.0.0.1:2525 when free) and prints swaks commands to try: a clean
-# message (250), an oversize one (552 5.3.4), a blocklisted sender (5.7.1).  Builds nothing:
-#   scripts/install-deps.sh && scripts/build.sh && scripts/demo.sh
+# message (250), an oversize one (552 5.3.4), a blocklisted sender (5.7.1).  Installs the
+# dependencies and builds first (both steps are quick when already done).
 # Ctrl-C stops everything it started; the run directory (default /tmp/mailwarden-demo) keeps
 # the decision log and Postfix's log.  The host's own Postfix configuration is not touched.
 #
@@ -18,6 +18,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 PATH="$PATH:/usr/sbin:/sbin"
+if [ -z "${MW_MILTER_BIN:-}" ]; then
+  "$repo/scripts/install-deps.sh"
+  "$repo/scripts/build.sh" release
+fi
 missing=()
 for tool in postfix smtp-sink swaks python3; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")

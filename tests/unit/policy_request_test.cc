@@ -265,9 +265,19 @@ TEST(PolicyRequest, LineNumbersCountAcrossRequests) {
 // random mixes of valid and hostile fragments (deterministic seed).
 TEST(PolicyRequest, ChunkingNeverChangesTheOutcome) {
   using namespace std::string_literals;
-  const std::vector<std::string> fragments = {
-      "request=smtpd_access_policy\n", "sender=a@b.c\n", "sender=", "x", "\n", "\r\n", "\r",
-      "\0"s, "=", "Upper=1\n", "size=12\n", std::string(300, 'v'), "\n\n"};
+  const std::vector<std::string> fragments = {"request=smtpd_access_policy\n",
+                                              "sender=a@b.c\n",
+                                              "sender=",
+                                              "x",
+                                              "\n",
+                                              "\r\n",
+                                              "\r",
+                                              "\0"s,
+                                              "=",
+                                              "Upper=1\n",
+                                              "size=12\n",
+                                              std::string(300, 'v'),
+                                              "\n\n"};
   std::mt19937 rng(20261130);
   for (int round = 0; round < 2000; ++round) {
     std::string input;

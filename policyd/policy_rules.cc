@@ -1,0 +1,338 @@
+// Evaluates policy requests against the policyd rules of one configuration.
+//
+// Distrusts the request's values (they come from the SMTP client through Postfix): they
+// are only compared and copied into the decision log, never into a reply, so a hostile
+// sender address cannot inject text into what Postfix sees. Reply text comes from the
+// rule (its id and the admin's `reply`) and is cleaned to one printable line.
+#include "policyd/policy_rules.h"
+
+#include <exception>
+#include <sstream>
+
+#include "common/decision_log.h"
+#include "common/log.h"
+
+namespace mailwarden {
+namespace {
+
+// Reply text longer than this is cut: RFC 5321 allows 512 octets per reply line, and
+// Postfix adds the code and " (mailwarden rule <id>)" to it.
+constexpr size_t kMaxReplyText = 400;
+constexpr char kHeaderName[] = "X-Mailwarden-Policy";
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// One printable line: control characters become spaces, the text is capped.
+std::string CleanText(std::string_view text) {
+  std::string out(text.substr(0, kMaxReplyText));
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  size_t end = out.find_last_not_of(' ');
+  out.erase(end == std::string::npos ? 0 : end + 1);
+  return out;
+}
+
+// "" when `domain` is a plausible domain name, else why not. Lower-case input.
+std::string DomainProblem(std::string_view domain) {
+  if (domain.empty()) return "the domain is empty";
+  if (domain.find('@') != std::string_view::npos) return "the domain holds a second '@'";
+  if (domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
+    return "the domain has an empty label";
+  }
+  return "";
+}
+
+class SenderBlocklistCheck : public PolicyCheck {
+ public:
+  SenderBlocklistCheck(const RuleSpec& rule, SenderList senders)
+      : PolicyCheck(rule), senders_(std::move(senders)) {}
+
+  Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override {
+    std::optional<std::string> entry = senders_.Match(request.sender());
+    if (entry) {
+      out->push_back(MakeFinding("5.7.1", "sender blocked by policy", {{"matched", *entry}}));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  SenderList senders_;
+};
+
+}  // namespace
+
+// ---- SenderList --------------------------------------------------------------------------
+
+Result<SenderList> SenderList::Parse(const std::vector<std::string>& entries) {
+  SenderList list;
+  std::string errors;
+  auto bad = [&](const std::string& entry, const std::string& why) {
+    if (!errors.empty()) errors += "\n";
+    errors += "senders: '" + CleanText(entry) +
+              "' is not an address (user@example.org), \"@domain\" or \"@.domain\": " + why;
+  };
+  for (const std::string& raw : entries) {
+    if (raw.empty()) {
+      bad(raw, "the entry is empty");
+      continue;
+    }
+    bool odd_char = false;
+    for (char c : raw) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == ',') odd_char = true;
+    }
+    if (odd_char) {
+      bad(raw,
+          "it holds a space, a control character, '<', '>' or ','; write one entry "
+          "per list item, without angle brackets");
+      continue;
+    }
+    std::string entry = LowerAscii(raw);
+    if (entry.rfind("@.", 0) == 0) {
+      std::string domain = entry.substr(2);
+      if (std::string why = DomainProblem(domain); !why.empty())
+        bad(raw, why);
+      else
+        list.parents_.insert(std::move(domain));
+    } else if (entry.front() == '@') {
+      std::string domain = entry.substr(1);
+      if (std::string why = DomainProblem(domain); !why.empty())
+        bad(raw, why);
+      else
+        list.domains_.insert(std::move(domain));
+    } else {
+      size_t at = entry.rfind('@');
+      if (at == std::string::npos) {
+        bad(raw, "it has no '@'");
+      } else if (std::string why = DomainProblem(entry.substr(at + 1)); !why.empty()) {
+        bad(raw, why);
+      } else {
+        list.addresses_.insert(std::move(entry));
+      }
+    }
+  }
+  if (!errors.empty()) return Status::InvalidArgument(errors);
+  return list;
+}
+
+std::optional<std::string> SenderList::Match(std::string_view sender) const {
+  if (size() == 0) return std::nullopt;
+  if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>') {
+    sender = sender.substr(1, sender.size() - 2);
+  }
+  size_t at = sender.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == sender.size()) return std::nullopt;
+  std::string address = LowerAscii(sender);
+  if (address.back() == '.') address.pop_back();  // "example.org." is example.org
+  if (addresses_.count(address)) return address;
+  std::string_view domain = std::string_view(address).substr(at + 1);
+  std::string key(domain);
+  if (domains_.count(key)) return "@" + key;
+  // Each parent of the domain, nearest first; bounded by the domain's length.
+  for (size_t dot = domain.find('.'); dot != std::string_view::npos;
+       dot = domain.find('.', dot + 1)) {
+    key.assign(domain.substr(dot + 1));
+    if (parents_.count(key)) return "@." + key;
+  }
+  return std::nullopt;
+}
+
+// ---- PolicyCheck -------------------------------------------------------------------------
+
+PolicyFinding PolicyCheck::MakeFinding(std::string enhanced_code, std::string reason,
+                                       nlohmann::json evidence) const {
+  PolicyFinding f;
+  f.rule_id = rule_id_;
+  f.check = check_;
+  f.action = action_;
+  f.enhanced_code = std::move(enhanced_code);
+  if (reply_.empty()) {
+    f.reason = std::move(reason);
+  } else {
+    f.reason = reply_;
+  }
+  f.evidence = std::move(evidence);
+  return f;
+}
+
+// ---- PolicyRules -------------------------------------------------------------------------
+
+Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
+    std::shared_ptr<const Config> config) {
+  std::shared_ptr<PolicyRules> rules(new PolicyRules(std::move(config)));
+  std::string errors;
+  auto add_error = [&](const RuleSpec& rule, const std::string& message) {
+    std::istringstream lines(message);
+    for (std::string line; std::getline(lines, line);) {
+      if (!errors.empty()) errors += "\n";
+      errors += rule.where.ToString() + ": rule '" + rule.id + "': " + line;
+    }
+  };
+  for (const RuleSpec* rule : rules->config_->RulesFor(CheckHost::kPolicyd)) {
+    if (rule->check == "sender_blocklist") {
+      auto senders = SenderList::Parse(rule->param("senders").list);
+      if (!senders.ok()) {
+        add_error(*rule, senders.status().message());
+        continue;
+      }
+      rules->checks_.push_back(
+          std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()));
+    } else {
+      add_error(*rule, "check '" + rule->check + "' is not implemented by mailwarden-policyd");
+    }
+  }
+  if (!errors.empty()) return Status::InvalidArgument(errors);
+  return std::shared_ptr<const PolicyRules>(std::move(rules));
+}
+
+PolicyFinding PolicyRules::FailureFinding(std::string_view rule_id, std::string_view what) const {
+  PolicyFinding f;
+  f.rule_id = std::string(rule_id);
+  f.check = "on_internal_error";
+  f.action = config_->policyd.on_internal_error;
+  switch (f.action) {
+    case Action::kReject:
+      f.enhanced_code = "5.3.0";
+      f.reason = "policy check failed";
+      break;
+    case Action::kAccept:
+      f.reason = "policy check failed; accepted as policyd.on_internal_error says";
+      break;
+    default:
+      f.action = Action::kTempfail;
+      f.enhanced_code = "4.3.0";
+      f.reason = "temporary failure in the policy check, try again later";
+      break;
+  }
+  f.evidence = {{"error", std::string(what)}, {"fail_open", f.action == Action::kAccept}};
+  LogError("policy rule " + (rule_id.empty() ? std::string("(none)") : f.rule_id) +
+           " failed: " + std::string(what) + " -> " + std::string(ActionName(f.action)));
+  return f;
+}
+
+PolicyDecision PolicyRules::Decide(std::vector<PolicyFinding> findings,
+                                   std::string_view stage) const {
+  PolicyDecision d;
+  d.findings = std::move(findings);
+  for (size_t i = 0; i < d.findings.size(); ++i) {
+    if (d.findings[i].check == "on_internal_error") d.internal_error = true;
+    if (!d.deciding || d.findings[i].action > d.findings[*d.deciding].action) d.deciding = i;
+  }
+  if (!d.deciding) return d;
+  const PolicyFinding& f = d.findings[*d.deciding];
+  d.action = f.action;
+  std::string text = CleanText(f.reason);
+  std::string tail = f.rule_id.empty() ? "(mailwarden)" : "(mailwarden rule " + f.rule_id + ")";
+  // The class digit must agree with the action whatever the check wrote.
+  auto code = [&](char klass) {
+    std::string detail = f.enhanced_code.size() > 1 ? f.enhanced_code.substr(1) : ".7.1";
+    return klass + detail;
+  };
+  switch (f.action) {
+    case Action::kReject:
+      // A numeric reply, not REJECT: REJECT would answer $access_map_reject_code (554 by
+      // default), while 550 is RFC 5321's code for a refusal by policy at RCPT.
+      d.reply = "550 " + code('5') + " " + text + " " + tail;
+      break;
+    case Action::kTempfail:
+      // 450 4.x.x unless a later restriction rejects for good: a message that will be
+      // refused anyway is not retried in vain.
+      d.reply = "DEFER_IF_PERMIT " + code('4') + " " + text + " " + tail;
+      break;
+    case Action::kQuarantine:
+      d.reply = "HOLD " + text + " " + tail;
+      break;
+    case Action::kTag:
+      // Postfix cannot prepend a header once the content is in (access(5), PREPEND).
+      if (stage != "end-of-message") {
+        d.reply = std::string("PREPEND ") + kHeaderName + ": tag " + tail;
+      }
+      break;
+    case Action::kAccept:
+      break;
+  }
+  return d;
+}
+
+PolicyDecision PolicyRules::Evaluate(const PolicyRequest& request) const {
+  try {
+    std::vector<PolicyFinding> findings;
+    for (const auto& check : checks_) {
+      Status s;
+      try {
+        s = check->Evaluate(request, &findings);
+      } catch (const std::exception& e) {
+        s = Status::Internal(e.what());
+      }
+      if (!s.ok()) findings.push_back(FailureFinding(check->rule_id(), s.ToString()));
+    }
+    return Decide(std::move(findings), request.Stage());
+  } catch (const std::exception& e) {
+    return InternalError("", e.what());
+  }
+}
+
+PolicyDecision PolicyRules::InternalError(std::string_view rule_id, std::string_view what) const {
+  std::vector<PolicyFinding> findings;
+  findings.push_back(FailureFinding(rule_id, what));
+  return Decide(std::move(findings), "");
+}
+
+bool PolicyRules::ShouldLog(const PolicyDecision& decision, bool all) {
+  return all || !decision.IsDunno() || !decision.findings.empty();
+}
+
+nlohmann::json PolicyRules::DecisionRecord(const PolicyRequest& request,
+                                           const PolicyDecision& decision) const {
+  nlohmann::json r = NewDecisionRecord("policyd");
+  auto& event = r["event"];
+  bool refused = decision.action == Action::kReject || decision.action == Action::kTempfail;
+  event["action"] = ActionName(decision.action);
+  event["category"] = nlohmann::json::array({"email"});
+  event["type"] = nlohmann::json::array({refused ? "denied" : "allowed"});
+  event["outcome"] = "success";
+  if (const PolicyFinding* f = decision.deciding_finding()) {
+    event["reason"] = f->reason;
+    r["rule"] = {{"id", f->rule_id}, {"name", f->check}};
+  }
+  nlohmann::json email;
+  if (!request.queue_id().empty()) email["local_id"] = request.queue_id();
+  email["from"]["address"] = request.sender();  // "" is the null sender
+  nlohmann::json to = nlohmann::json::array();
+  if (!request.recipient().empty()) to.push_back(request.recipient());
+  email["to"]["address"] = std::move(to);
+  r["email"] = std::move(email);
+  if (!request.client_address().empty()) r["source"]["ip"] = request.client_address();
+  if (!request.client_name().empty() && request.client_name() != "unknown") {
+    r["source"]["domain"] = request.client_name();
+  }
+  if (!request.sasl_username().empty()) r["user"]["name"] = request.sasl_username();
+  nlohmann::json mw;
+  mw["stage"] = request.Stage();
+  mw["reply"] = decision.reply;
+  if (!request.instance().empty()) mw["instance"] = request.instance();
+  if (auto size = request.size(); size && *size > 0) mw["size"] = *size;
+  nlohmann::json findings = nlohmann::json::array();
+  for (const PolicyFinding& f : decision.findings) {
+    findings.push_back(
+        {{"rule_id", f.rule_id},
+         {"check", f.check},
+         {"action", ActionName(f.action)},
+         {"reason", f.reason},
+         {"evidence", f.evidence.is_null() ? nlohmann::json::object() : f.evidence}});
+  }
+  mw["findings"] = std::move(findings);
+  r["mailwarden"] = std::move(mw);
+  return r;
+}
+
+}  // namespace mailwarden

@@ -1,0 +1,149 @@
+// The policy daemon's rules: what to answer Postfix for one request.
+//
+// PolicyRules is built from one Config snapshot (its policyd rules, in file order) and is
+// immutable afterwards: all connections share it through std::shared_ptr<const
+// PolicyRules>, and a reload builds a new one, exactly like the milter's Engine. All
+// methods are const and thread-safe. Evaluate() always answers: a rule that fails or
+// throws yields the configured policyd.on_internal_error answer (only running out of
+// memory while building that answer can escape as std::bad_alloc).
+//
+// Answers use the actions of Postfix's access(5) table:
+//   reject      action=550 5.7.1 <reason> (mailwarden rule <id>)
+//   tempfail    action=DEFER_IF_PERMIT 4.7.1 <reason> (mailwarden rule <id>)
+//   quarantine  action=HOLD <reason> (mailwarden rule <id>)
+//   tag         action=PREPEND X-Mailwarden-Policy: tag (mailwarden rule <id>)
+//               (DUNNO at END-OF-MESSAGE, where Postfix cannot prepend a header)
+//   accept      action=DUNNO, and no rule matched: action=DUNNO
+// When several rules match, the strongest action wins (reject > tempfail > quarantine >
+// tag > accept); among equals, the first rule in file order.
+#ifndef MAILWARDEN_POLICYD_POLICY_RULES_H_
+#define MAILWARDEN_POLICYD_POLICY_RULES_H_
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "common/action.h"
+#include "common/config.h"
+#include "common/status.h"
+#include "policyd/policy_request.h"
+
+namespace mailwarden {
+
+// What one rule found about a request.
+struct PolicyFinding {
+  std::string rule_id;
+  std::string check;  // "sender_blocklist", or "on_internal_error"
+  Action action = Action::kAccept;
+  std::string enhanced_code;  // RFC 3463 detail for refusals, e.g. "5.7.1"
+  std::string reason;         // for the sender and the log: short, one line
+  nlohmann::json evidence;    // metadata for the log (which list entry matched, ...)
+};
+
+// The answer to one request.
+struct PolicyDecision {
+  Action action = Action::kAccept;
+  std::string reply = "DUNNO";          // the value of the "action=" attribute
+  std::vector<PolicyFinding> findings;  // every rule that matched or failed
+  std::optional<size_t> deciding;       // index into findings
+  bool internal_error = false;          // a rule failed; on_internal_error applied
+
+  // "action=<reply>", without the line terminators.
+  std::string ActionLine() const { return "action=" + reply; }
+  bool IsDunno() const { return reply == "DUNNO"; }
+  const PolicyFinding* deciding_finding() const {
+    return deciding ? &findings[*deciding] : nullptr;
+  }
+};
+
+// A list of envelope senders, as written in a rule's `senders` key:
+//   "user@example.org"   that address (the local part compared case-insensitively too,
+//                        like most sites treat it, although RFC 5321 lets it be exact)
+//   "@example.org"       every address of exactly that domain, not of its subdomains
+//   "@.example.org"      every address of any subdomain of example.org, not of
+//                        example.org itself (list both to cover both)
+// Matching is ASCII case-insensitive. The null sender ("") and unqualified senders
+// (no '@') never match. Immutable after Parse(); thread-safe.
+class SenderList {
+ public:
+  // kInvalidArgument naming every entry that is none of the three forms above.
+  static Result<SenderList> Parse(const std::vector<std::string>& entries);
+  // The entry `sender` matches, as written in normalised form ("@.example.org"), or
+  // nothing. `sender` may carry angle brackets.
+  std::optional<std::string> Match(std::string_view sender) const;
+  size_t size() const { return addresses_.size() + domains_.size() + parents_.size(); }
+
+ private:
+  std::unordered_set<std::string> addresses_;
+  std::unordered_set<std::string> domains_;
+  std::unordered_set<std::string> parents_;  // "@.example.org" stored as "example.org"
+};
+
+// One rule of the policy daemon. Built once per configuration load, then const.
+class PolicyCheck {
+ public:
+  explicit PolicyCheck(const RuleSpec& rule)
+      : rule_id_(rule.id), check_(rule.check), action_(rule.action), reply_(rule.reply) {}
+  virtual ~PolicyCheck() = default;
+  PolicyCheck(const PolicyCheck&) = delete;
+  PolicyCheck& operator=(const PolicyCheck&) = delete;
+
+  const std::string& rule_id() const { return rule_id_; }
+  const std::string& check() const { return check_; }
+
+  // Appends a finding when the rule matches `request`. A non-OK Status means the rule
+  // could not decide; the caller applies on_internal_error.
+  virtual Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const = 0;
+
+ protected:
+  // A finding with the rule's configured action; the rule's `reply` text, when the admin
+  // wrote one, replaces `reason`.
+  PolicyFinding MakeFinding(std::string enhanced_code, std::string reason,
+                            nlohmann::json evidence) const;
+
+ private:
+  std::string rule_id_;
+  std::string check_;
+  Action action_;
+  std::string reply_;
+};
+
+class PolicyRules {
+ public:
+  // Builds every policyd rule of `config`. kInvalidArgument with one
+  // "file:line:column: reason" line per bad rule (the rule's position).
+  static Result<std::shared_ptr<const PolicyRules>> Build(std::shared_ptr<const Config> config);
+
+  const Config& config() const { return *config_; }
+  size_t size() const { return checks_.size(); }
+
+  // The answer for `request`; see the top of this file for failures.
+  PolicyDecision Evaluate(const PolicyRequest& request) const;
+  // The answer when a request could not be evaluated at all (`what` is logged), per
+  // policyd.on_internal_error.
+  PolicyDecision InternalError(std::string_view rule_id, std::string_view what) const;
+
+  // True when `decision` belongs in the decision log: every answer but DUNNO, plus the
+  // DUNNO answers a rule or a failure produced (accept rules, fail-open). `all` logs
+  // every answer (--debug).
+  static bool ShouldLog(const PolicyDecision& decision, bool all);
+  // The decision-log record (ECS names) for `decision` on `request`.
+  nlohmann::json DecisionRecord(const PolicyRequest& request, const PolicyDecision& decision) const;
+
+ private:
+  explicit PolicyRules(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+  PolicyFinding FailureFinding(std::string_view rule_id, std::string_view what) const;
+  // Picks the deciding finding and spells the reply; `stage` is PolicyRequest::Stage().
+  PolicyDecision Decide(std::vector<PolicyFinding> findings, std::string_view stage) const;
+
+  std::shared_ptr<const Config> config_;
+  std::vector<std::unique_ptr<PolicyCheck>> checks_;
+};
+
+}  // namespace mailwarden
+
+#endif  // MAILWARDEN_POLICYD_POLICY_RULES_H_

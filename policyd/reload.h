@@ -1,0 +1,74 @@
+// Loading the policy daemon's configuration, at start-up and on SIGHUP.
+//
+// A load reads the config file and its rule files, applies the command line's overrides
+// and builds the policyd rules; any error refuses the whole load. A reload that fails
+// leaves the rules and the decision log in force untouched and logs every error as
+// "file:line:column: reason"; one that succeeds swaps the snapshots, so requests being
+// answered finish under the rules they started with.
+//
+// Reloader runs reloads in a thread of its own, so that parsing YAML never holds up the
+// event loop; Request() may be called from any thread and returns at once.
+#ifndef MAILWARDEN_POLICYD_RELOAD_H_
+#define MAILWARDEN_POLICYD_RELOAD_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/config.h"
+#include "common/decision_log.h"
+#include "common/snapshot.h"
+#include "common/status.h"
+#include "policyd/policy_rules.h"
+
+namespace mailwarden {
+
+// Where the configuration comes from.
+struct ConfigSource {
+  std::string path;    // the main file
+  std::string listen;  // --listen: replaces policyd.listen when not empty
+};
+
+// Loads and validates everything the policy daemon runs with. kInvalidArgument with one
+// "file:line:column: reason" line per problem.
+Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& source);
+
+// Loads `source` again and, when it is valid, installs the new rules and (if the log
+// settings changed) a new decision log. On failure nothing changes and the Status says
+// why. Settings that only a restart applies (listen, socket owner and mode, user) are
+// reported with a warning.
+Status ReloadPolicyd(const ConfigSource& source, SnapshotHolder<const PolicyRules>* rules,
+                     SnapshotHolder<DecisionLog>* log);
+
+class Reloader {
+ public:
+  Reloader(ConfigSource source, SnapshotHolder<const PolicyRules>* rules,
+           SnapshotHolder<DecisionLog>* log);
+  ~Reloader();  // waits for a reload in progress
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+
+  // Asks for a reload; several requests while one runs make one more reload.
+  void Request();
+  // Reloads finished so far (successful or not); for tests.
+  uint64_t completed() const;
+
+ private:
+  void Loop();
+
+  ConfigSource source_;
+  SnapshotHolder<const PolicyRules>* rules_;
+  SnapshotHolder<DecisionLog>* log_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stop_ = false;
+  uint64_t completed_ = 0;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace mailwarden
+
+#endif  // MAILWARDEN_POLICYD_RELOAD_H_
