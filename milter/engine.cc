@@ -168,10 +168,16 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
   }
   email["from"]["address"] = env.mail_from;
   email["to"]["address"] = env.recipients;
-  email["direction"] = DirectionName(ClassifyDirection(env, config_->internal_domains));
+  // Before RCPT (a refusal at MAIL FROM) there are no recipients to judge a direction by.
+  if (!env.recipients.empty()) {
+    email["direction"] = DirectionName(ClassifyDirection(env, config_->internal_domains));
+  }
   r["email"] = std::move(email);
   if (!env.client_addr.empty()) r["source"]["ip"] = env.client_addr;
-  if (!env.client_name.empty()) r["source"]["domain"] = env.client_name;
+  // "[192.0.2.1]" is how the MTA says the address has no name.
+  if (!env.client_name.empty() && env.client_name.front() != '[') {
+    r["source"]["domain"] = env.client_name;
+  }
   if (!env.auth_user.empty()) r["user"]["name"] = env.auth_user;
   nlohmann::json mw;
   mw["stage"] = StageName(stage);
