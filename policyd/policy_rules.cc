@@ -9,6 +9,7 @@
 #include <exception>
 #include <sstream>
 
+#include "common/address_list.h"
 #include "common/decision_log.h"
 #include "common/log.h"
 
@@ -19,14 +20,6 @@ namespace {
 // Postfix adds the code and " (mailwarden rule <id>)" to it.
 constexpr size_t kMaxReplyText = 400;
 constexpr char kHeaderName[] = "X-Mailwarden-Policy";
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // One printable line: control characters become spaces, the text is capped.
 std::string CleanText(std::string_view text) {
@@ -40,20 +33,9 @@ std::string CleanText(std::string_view text) {
   return out;
 }
 
-// "" when `domain` is a plausible domain name, else why not. Lower-case input.
-std::string DomainProblem(std::string_view domain) {
-  if (domain.empty()) return "the domain is empty";
-  if (domain.find('@') != std::string_view::npos) return "the domain holds a second '@'";
-  if (domain.front() == '.' || domain.back() == '.' ||
-      domain.find("..") != std::string_view::npos) {
-    return "the domain has an empty label";
-  }
-  return "";
-}
-
 class SenderBlocklistCheck : public PolicyCheck {
  public:
-  SenderBlocklistCheck(const RuleSpec& rule, SenderList senders)
+  SenderBlocklistCheck(const RuleSpec& rule, AddressList senders)
       : PolicyCheck(rule), senders_(std::move(senders)) {}
 
   Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override {
@@ -65,86 +47,10 @@ class SenderBlocklistCheck : public PolicyCheck {
   }
 
  private:
-  SenderList senders_;
+  AddressList senders_;
 };
 
 }  // namespace
-
-// ---- SenderList --------------------------------------------------------------------------
-
-Result<SenderList> SenderList::Parse(const std::vector<std::string>& entries) {
-  SenderList list;
-  std::string errors;
-  auto bad = [&](const std::string& entry, const std::string& why) {
-    if (!errors.empty()) errors += "\n";
-    errors += "senders: '" + CleanText(entry) +
-              "' is not an address (user@example.org), \"@domain\" or \"@.domain\": " + why;
-  };
-  for (const std::string& raw : entries) {
-    if (raw.empty()) {
-      bad(raw, "the entry is empty");
-      continue;
-    }
-    bool odd_char = false;
-    for (char c : raw) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == ',') odd_char = true;
-    }
-    if (odd_char) {
-      bad(raw,
-          "it holds a space, a control character, '<', '>' or ','; write one entry "
-          "per list item, without angle brackets");
-      continue;
-    }
-    std::string entry = LowerAscii(raw);
-    if (entry.rfind("@.", 0) == 0) {
-      std::string domain = entry.substr(2);
-      if (std::string why = DomainProblem(domain); !why.empty())
-        bad(raw, why);
-      else
-        list.parents_.insert(std::move(domain));
-    } else if (entry.front() == '@') {
-      std::string domain = entry.substr(1);
-      if (std::string why = DomainProblem(domain); !why.empty())
-        bad(raw, why);
-      else
-        list.domains_.insert(std::move(domain));
-    } else {
-      size_t at = entry.rfind('@');
-      if (at == std::string::npos) {
-        bad(raw, "it has no '@'");
-      } else if (std::string why = DomainProblem(entry.substr(at + 1)); !why.empty()) {
-        bad(raw, why);
-      } else {
-        list.addresses_.insert(std::move(entry));
-      }
-    }
-  }
-  if (!errors.empty()) return Status::InvalidArgument(errors);
-  return list;
-}
-
-std::optional<std::string> SenderList::Match(std::string_view sender) const {
-  if (size() == 0) return std::nullopt;
-  if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>') {
-    sender = sender.substr(1, sender.size() - 2);
-  }
-  size_t at = sender.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == sender.size()) return std::nullopt;
-  std::string address = LowerAscii(sender);
-  if (address.back() == '.') address.pop_back();  // "example.org." is example.org
-  if (addresses_.count(address)) return address;
-  std::string_view domain = std::string_view(address).substr(at + 1);
-  std::string key(domain);
-  if (domains_.count(key)) return "@" + key;
-  // Each parent of the domain, nearest first; bounded by the domain's length.
-  for (size_t dot = domain.find('.'); dot != std::string_view::npos;
-       dot = domain.find('.', dot + 1)) {
-    key.assign(domain.substr(dot + 1));
-    if (parents_.count(key)) return "@." + key;
-  }
-  return std::nullopt;
-}
 
 // ---- PolicyCheck -------------------------------------------------------------------------
 
@@ -170,24 +76,27 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
     std::shared_ptr<const Config> config) {
   std::shared_ptr<PolicyRules> rules(new PolicyRules(std::move(config)));
   std::string errors;
-  auto add_error = [&](const RuleSpec& rule, const std::string& message) {
+  // `prefix` goes before each line of `message` (e.g. the key it is about).
+  auto add_error = [&](const RuleSpec& rule, const std::string& prefix,
+                       const std::string& message) {
     std::istringstream lines(message);
     for (std::string line; std::getline(lines, line);) {
       if (!errors.empty()) errors += "\n";
-      errors += rule.where.ToString() + ": rule '" + rule.id + "': " + line;
+      errors += rule.where.ToString() + ": rule '" + rule.id + "': " + prefix + line;
     }
   };
   for (const RuleSpec* rule : rules->config_->RulesFor(CheckHost::kPolicyd)) {
     if (rule->check == "sender_blocklist") {
-      auto senders = SenderList::Parse(rule->param("senders").list);
+      // LoadConfig has checked every entry (kAddressList); this only guards the invariant.
+      auto senders = AddressList::Parse(rule->param("senders").list);
       if (!senders.ok()) {
-        add_error(*rule, senders.status().message());
+        add_error(*rule, "senders: ", senders.status().message());
         continue;
       }
       rules->checks_.push_back(
           std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()));
     } else {
-      add_error(*rule, "check '" + rule->check + "' is not implemented by mailwarden-policyd");
+      add_error(*rule, "", "check '" + rule->check + "' is not implemented by mailwarden-policyd");
     }
   }
   if (!errors.empty()) return Status::InvalidArgument(errors);

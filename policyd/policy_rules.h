@@ -24,7 +24,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "common/action.h"
@@ -58,29 +57,6 @@ struct PolicyDecision {
   const PolicyFinding* deciding_finding() const {
     return deciding ? &findings[*deciding] : nullptr;
   }
-};
-
-// A list of envelope senders, as written in a rule's `senders` key:
-//   "user@example.org"   that address (the local part compared case-insensitively too,
-//                        like most sites treat it, although RFC 5321 lets it be exact)
-//   "@example.org"       every address of exactly that domain, not of its subdomains
-//   "@.example.org"      every address of any subdomain of example.org, not of
-//                        example.org itself (list both to cover both)
-// Matching is ASCII case-insensitive. The null sender ("") and unqualified senders
-// (no '@') never match. Immutable after Parse(); thread-safe.
-class SenderList {
- public:
-  // kInvalidArgument naming every entry that is none of the three forms above.
-  static Result<SenderList> Parse(const std::vector<std::string>& entries);
-  // The entry `sender` matches, as written in normalised form ("@.example.org"), or
-  // nothing. `sender` may carry angle brackets.
-  std::optional<std::string> Match(std::string_view sender) const;
-  size_t size() const { return addresses_.size() + domains_.size() + parents_.size(); }
-
- private:
-  std::unordered_set<std::string> addresses_;
-  std::unordered_set<std::string> domains_;
-  std::unordered_set<std::string> parents_;  // "@.example.org" stored as "example.org"
 };
 
 // One rule of the policy daemon. Built once per configuration load, then const.
