@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/address_list.h"
 #include "common/socket_spec.h"
 #include "common/units.h"
 
@@ -86,7 +87,7 @@ constexpr Param kMessageSizeParams[] = {
 };
 
 constexpr Param kSenderBlocklistParams[] = {
-    {"senders", ParamType::kStringList, "", 0, 0,
+    {"senders", ParamType::kAddressList, "", 0, 0,
      "refused envelope senders: full addresses, \"@domain\" for that domain, \"@.domain\" "
      "for its subdomains"},
 };
@@ -136,6 +137,7 @@ std::string TypeWord(ParamType type) {
     case ParamType::kFileMode: return "an octal mode such as 0660";
     case ParamType::kLogOutput: return "one of file, stdout, syslog";
     case ParamType::kStringList: return "a list of strings";
+    case ParamType::kAddressList: return "a list of addresses, \"@domain\" or \"@.domain\"";
   }
   return "a value";
 }
@@ -212,14 +214,19 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
       if (text == "file" || text == "stdout" || text == "syslog") return "";
       return "'" + text + "' is not " + TypeWord(p.type);
     case ParamType::kStringList:
-      return "expected a list of strings";
+    case ParamType::kAddressList:
+      return "expected " + TypeWord(p.type);
   }
   return "unsupported parameter type";
 }
 
+bool IsList(ParamType type) {
+  return type == ParamType::kStringList || type == ParamType::kAddressList;
+}
+
 ParamValue DefaultValue(const Param& p) {
   ParamValue v;
-  if (p.type == ParamType::kStringList) {
+  if (IsList(p.type)) {
     if (!p.default_value.empty()) v.list.emplace_back(p.default_value);
     return v;
   }
@@ -232,7 +239,7 @@ ParamValue DefaultValue(const Param& p) {
 // Parses `node` as the value of `p`; reports errors to `diag`.
 bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file,
                Diagnostics* diag, ParamValue* out) {
-  if (p.type == ParamType::kStringList) {
+  if (IsList(p.type)) {
     if (node.IsNull()) return true;  // "key:" with nothing is an empty list
     if (!node.IsSequence()) {
       diag->Add(file, node.Mark(), std::string(p.name) + ": expected a list, e.g. [a, b]");
@@ -244,6 +251,13 @@ bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file,
         diag->Add(file, item.Mark(), std::string(p.name) + ": list items must be strings");
         ok = false;
         continue;
+      }
+      if (p.type == ParamType::kAddressList) {
+        if (std::string why = AddressList::EntryProblem(item.Scalar()); !why.empty()) {
+          diag->Add(file, item.Mark(), std::string(p.name) + ": " + why);
+          ok = false;
+          continue;
+        }
       }
       out->list.push_back(item.Scalar());
     }
@@ -578,7 +592,7 @@ void PrintDefaults(std::ostream& out) {
     std::string indent = sec.empty() ? "" : "  ";
     out << indent << "# " << p.doc << "\n";
     std::string value = std::string(p.default_value);
-    if (p.type == ParamType::kStringList) value = value.empty() ? "[]" : "[" + value + "]";
+    if (IsList(p.type)) value = value.empty() ? "[]" : "[" + value + "]";
     else if (value.empty()) value = "\"\"";
     else if (p.type == ParamType::kFileMode) value = "\"" + value + "\"";
     out << indent << key << ": " << value << "\n";

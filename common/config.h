@@ -38,6 +38,7 @@ enum class ParamType {
   kFileMode,     // octal, "0660"
   kLogOutput,    // file | stdout | syslog
   kStringList,
+  kAddressList,  // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
 };
 
 // One declared parameter. `name` is dotted for nested keys ("milter.socket").
@@ -56,7 +57,7 @@ struct ParamValue {
   int64_t number = 0;              // kInteger, kSize, kDuration (seconds), kFileMode
   bool flag = false;               // kBool
   Action action = Action::kAccept;  // kAction, kFailureMode
-  std::vector<std::string> list;   // kStringList
+  std::vector<std::string> list;   // kStringList, kAddressList
 };
 
 // Where something was written: for error messages and for the decision log's rule origin.

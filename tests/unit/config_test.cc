@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -28,6 +29,12 @@ std::string ErrorsOf(const std::string& path) {
   auto r = LoadConfig(path);
   EXPECT_FALSE(r.ok());
   return r.ok() ? "" : r.status().message();
+}
+
+// The errors of a config whose one rule file, dir/r.yaml, holds `rules`.
+std::string RuleFileErrors(const TempDir& dir, const std::string& rules) {
+  dir.Write("r.yaml", rules);
+  return ErrorsOf(dir.Write("c.yaml", "version: 1\nrule_files: [r.yaml]\n"));
 }
 
 TEST(Config, LoadsShippedFilesInTheirInstalledLayout) {
@@ -116,23 +123,21 @@ TEST(Config, RejectsDuplicateKeysMissingVersionAndMissingFiles) {
 
 TEST(Config, RuleFileErrors) {
   TempDir dir;
-  dir.Write("r.yaml",
-            "version: 1\n"
-            "rules:\n"
-            "  - id: a\n"
-            "    check: message_size\n"
-            "    max_size: 15Mo\n"
-            "  - id: b\n"
-            "    check: nope\n"
-            "  - id: Bad Id\n"
-            "    check: message_size\n"
-            "    action: drop\n"
-            "    foo: 1\n"
-            "  - id: a\n"
-            "    check: message_size\n"
-            "  - check: message_size\n");
-  std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [r.yaml]\n");
-  std::string errors = ErrorsOf(path);
+  std::string errors = RuleFileErrors(dir,
+                                      "version: 1\n"
+                                      "rules:\n"
+                                      "  - id: a\n"
+                                      "    check: message_size\n"
+                                      "    max_size: 15Mo\n"
+                                      "  - id: b\n"
+                                      "    check: nope\n"
+                                      "  - id: Bad Id\n"
+                                      "    check: message_size\n"
+                                      "    action: drop\n"
+                                      "    foo: 1\n"
+                                      "  - id: a\n"
+                                      "    check: message_size\n"
+                                      "  - check: message_size\n");
   std::string r = dir.Path("r.yaml");
   EXPECT_NE(errors.find(r + ":5:15: max_size: unknown size unit"), std::string::npos) << errors;
   EXPECT_NE(errors.find(r + ":7:12: unknown check 'nope'"), std::string::npos) << errors;
@@ -142,6 +147,25 @@ TEST(Config, RuleFileErrors) {
       << errors;
   EXPECT_NE(errors.find("duplicate rule id 'a'"), std::string::npos) << errors;
   EXPECT_NE(errors.find(r + ":14:5: rule without 'id'"), std::string::npos) << errors;
+}
+
+TEST(Config, BadAddressListEntriesAreReportedAtTheirOwnPosition) {
+  // Both daemons load the whole file, so --check-config of either refuses a bad
+  // policyd list.
+  TempDir dir;
+  std::string errors = RuleFileErrors(dir,
+                                      "version: 1\n"
+                                      "rules:\n"
+                                      "  - id: blocked\n"
+                                      "    check: sender_blocklist\n"
+                                      "    senders: [ok@example.org, \"bad entry\", \"@\"]\n");
+  std::string r = dir.Path("r.yaml");
+  EXPECT_NE(errors.find(r + ":5:31: senders: 'bad entry' is not an address"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":5:44: senders: '@' is not an address"), std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find("ok@example.org"), std::string::npos) << errors;
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
 }
 
 TEST(Config, PrintedDefaultsLoadAsAConfig) {

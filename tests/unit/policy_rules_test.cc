@@ -50,66 +50,6 @@ PolicyRequest Request(const std::string& sender, const std::string& state = "RCP
                         {"size", "1234"}});
 }
 
-// ---- SenderList ---------------------------------------------------------------------------
-
-TEST(SenderList, AddressesAreCaseInsensitive) {
-  auto list = SenderList::Parse({"Blocked@Example.NET"});
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->Match("blocked@example.net"), "blocked@example.net");
-  EXPECT_EQ(list->Match("BLOCKED@EXAMPLE.NET"), "blocked@example.net");
-  EXPECT_EQ(list->Match("<blocked@example.net>"), "blocked@example.net");
-  EXPECT_EQ(list->Match("blocked@example.net."), "blocked@example.net");
-  EXPECT_FALSE(list->Match("other@example.net"));
-  EXPECT_FALSE(list->Match("blocked@sub.example.net"));
-}
-
-TEST(SenderList, DomainMeansExactlyThatDomain) {
-  auto list = SenderList::Parse({"@spam.example"});
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->Match("anyone@SPAM.example"), "@spam.example");
-  EXPECT_FALSE(list->Match("anyone@mx.spam.example"));
-  EXPECT_FALSE(list->Match("anyone@notspam.example"));
-}
-
-TEST(SenderList, DotDomainMeansSubdomainsOnly) {
-  auto list = SenderList::Parse({"@.spam.example"});
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->Match("a@mx.spam.example"), "@.spam.example");
-  EXPECT_EQ(list->Match("a@x.y.Spam.Example"), "@.spam.example");
-  EXPECT_FALSE(list->Match("a@spam.example"));
-  EXPECT_FALSE(list->Match("a@xspam.example"));
-}
-
-TEST(SenderList, NullAndUnqualifiedSendersNeverMatch) {
-  auto list = SenderList::Parse({"@example.org", "@.org", "a@example.org"});
-  ASSERT_TRUE(list.ok());
-  EXPECT_FALSE(list->Match(""));
-  EXPECT_FALSE(list->Match("<>"));
-  EXPECT_FALSE(list->Match("postmaster"));
-  EXPECT_FALSE(list->Match("@example.org"));
-  EXPECT_FALSE(list->Match("a@"));
-}
-
-TEST(SenderList, QuotedLocalPartUsesTheLastAt) {
-  auto list = SenderList::Parse({"@example.org"});
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->Match("\"a@b\"@example.org"), "@example.org");
-}
-
-TEST(SenderList, BadEntriesAreAllReported) {
-  auto list = SenderList::Parse({"ok@example.org", "", "noat", "a@", "@", "@.", "a b@example.org",
-                                 "<a@example.org>", "@example..org", "a@b@", "x@y.org,z@y.org",
-                                 "@.example.org."});
-  ASSERT_FALSE(list.ok());
-  const std::string& m = list.status().message();
-  for (const char* entry :
-       {"''", "'noat'", "'a@'", "'@'", "'@.'", "'a b@example.org'", "'<a@example.org>'",
-        "'@example..org'", "'a@b@'", "'x@y.org,z@y.org'", "'@.example.org.'"}) {
-    EXPECT_NE(m.find(std::string("senders: ") + entry), std::string::npos) << entry << "\n" << m;
-  }
-  EXPECT_EQ(m.find("ok@example.org"), std::string::npos);
-}
-
 // ---- PolicyRules ---------------------------------------------------------------------------
 
 TEST(PolicyRules, RejectsListedSender) {
@@ -205,7 +145,8 @@ TEST(PolicyRules, BadEntryFailsTheBuildWithItsPosition) {
   std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [" + rules_file + "]\n");
   auto rules = LoadPolicyRules({path, ""});
   ASSERT_FALSE(rules.ok());
-  EXPECT_NE(rules.status().message().find(rules_file + ":3:5: rule 'bl': senders: 'nobody'"),
+  // Refused by the config loader, at the entry itself.
+  EXPECT_NE(rules.status().message().find(rules_file + ":5:15: senders: 'nobody' is not"),
             std::string::npos)
       << rules.status().message();
 }
