@@ -24,6 +24,8 @@ namespace {
 
 std::string Errno() { return std::strerror(errno); }
 
+}  // namespace
+
 sigset_t DaemonSignalSet() {
   sigset_t set;
   sigemptyset(&set);
@@ -33,8 +35,6 @@ sigset_t DaemonSignalSet() {
   sigaddset(&set, SIGUSR1);
   return set;
 }
-
-}  // namespace
 
 Status ClaimUnixSocketPath(const SocketSpec& spec) {
   if (spec.kind != SocketSpec::Kind::kUnix) return Status::Ok();

@@ -5,6 +5,8 @@
 #ifndef MAILWARDEN_COMMON_DAEMON_H_
 #define MAILWARDEN_COMMON_DAEMON_H_
 
+#include <signal.h>
+
 #include <functional>
 #include <string>
 
@@ -41,6 +43,9 @@ Status DropPrivileges(const std::string& user);
 
 // Signals that the daemons handle themselves.
 enum class DaemonSignal { kReload, kReopenLogs, kStop };
+
+// SIGHUP, SIGTERM, SIGINT and SIGUSR1: the signals both daemons handle themselves.
+sigset_t DaemonSignalSet();
 
 // Blocks SIGHUP, SIGTERM, SIGINT and SIGUSR1 in the calling thread (and every thread it
 // creates afterwards) and ignores SIGPIPE. Call first thing in main().

@@ -89,6 +89,23 @@ bool DecisionLog::SameOutput(const LogOptions& options) const {
          options.syslog_ident == options_.syslog_ident;
 }
 
+Status ReplaceLogIfChanged(const LogOptions& options, SnapshotHolder<DecisionLog>* holder) {
+  if (holder->Get()->SameOutput(options)) return Status::Ok();
+  auto opened = DecisionLog::Open(options);
+  if (!opened.ok()) return opened.status();
+  holder->Replace(std::shared_ptr<DecisionLog>(std::move(opened).value()));
+  return Status::Ok();
+}
+
+nlohmann::json FindingRecord(std::string_view rule_id, std::string_view check, Action action,
+                             std::string_view reason, const nlohmann::json& evidence) {
+  return {{"rule_id", rule_id},
+          {"check", check},
+          {"action", ActionName(action)},
+          {"reason", reason},
+          {"evidence", evidence.is_null() ? nlohmann::json::object() : evidence}};
+}
+
 std::string UtcTimestamp() {
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();

@@ -15,7 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/action.h"
 #include "common/config.h"
+#include "common/snapshot.h"
 #include "common/status.h"
 
 namespace mailwarden {
@@ -43,6 +45,14 @@ class DecisionLog {
   int fd_ = -1;
   bool failing_ = false;
 };
+
+// Keeps the log in `holder` if it already writes where `options` say, else opens the new
+// output and installs it. On failure the log in force stays and the Status says why.
+Status ReplaceLogIfChanged(const LogOptions& options, SnapshotHolder<DecisionLog>* holder);
+
+// One element of a record's "mailwarden.findings" array.
+nlohmann::json FindingRecord(std::string_view rule_id, std::string_view check, Action action,
+                             std::string_view reason, const nlohmann::json& evidence);
 
 // A record with "@timestamp" (UTC, milliseconds) and the event fields every decision
 // shares: event.kind, event.module, event.dataset = "mailwarden." + `dataset`.

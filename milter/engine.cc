@@ -188,11 +188,7 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
   if (!reply.empty()) mw["reply"] = reply;
   nlohmann::json findings = nlohmann::json::array();
   for (const Finding& f : verdict.findings) {
-    findings.push_back({{"rule_id", f.rule_id},
-                        {"check", f.check},
-                        {"action", ActionName(f.action)},
-                        {"reason", f.reason},
-                        {"evidence", f.evidence.is_null() ? nlohmann::json::object() : f.evidence}});
+    findings.push_back(FindingRecord(f.rule_id, f.check, f.action, f.reason, f.evidence));
   }
   mw["findings"] = std::move(findings);
   r["mailwarden"] = std::move(mw);

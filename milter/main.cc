@@ -10,15 +10,14 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/background_task.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/decision_log.h"
@@ -145,83 +144,34 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
   return 4;
 }
 
-// Reloads on request in a thread of its own, so the signal loop returns to sigwait() at
-// once (a signal arriving while the main thread is busy would go to libmilter's thread).
-class Reloader {
- public:
-  Reloader(Options options, SnapshotHolder<const Engine>* engine,
-           SnapshotHolder<DecisionLog>* log)
-      : options_(std::move(options)), engine_(engine), log_(log), thread_([this] { Loop(); }) {}
-  ~Reloader() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
+// Loads the configuration again and installs it; a config with errors changes nothing.
+// Runs in a BackgroundTask, so the signal loop returns to sigwait() at once (a signal
+// arriving while the main thread is busy would go to libmilter's own signal thread).
+void Reload(const Options& options, SnapshotHolder<const Engine>* engine_holder,
+            SnapshotHolder<DecisionLog>* log_holder) {
+  auto config = LoadWithOverrides(options);
+  if (!config.ok()) {
+    LogError("reload failed, the running configuration stays in force:\n" +
+             config.status().message());
+    return;
   }
-  void Request() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_ = true;
-    }
-    cv_.notify_one();
+  auto engine = Engine::Build(*config);
+  if (!engine.ok()) {
+    LogError("reload failed, the running configuration stays in force: " +
+             engine.status().message());
+    return;
   }
-
- private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return pending_ || stop_; });
-      if (stop_) return;
-      pending_ = false;
-      lock.unlock();
-      Reload();
-      lock.lock();
-    }
+  if ((*config)->milter.socket != engine_holder->Get()->config().milter.socket) {
+    LogWarn("milter.socket changed; the new socket takes effect after a restart");
   }
-
-  void Reload() {
-    auto config = LoadWithOverrides(options_);
-    if (!config.ok()) {
-      LogError("reload failed, the running configuration stays in force:\n" +
-               config.status().message());
-      return;
-    }
-    auto engine = Engine::Build(*config);
-    if (!engine.ok()) {
-      LogError("reload failed, the running configuration stays in force: " +
-               engine.status().message());
-      return;
-    }
-    const Config& old = engine_->Get()->config();
-    if ((*config)->milter.socket != old.milter.socket) {
-      LogWarn("milter.socket changed; the new socket takes effect after a restart");
-    }
-    auto log = log_->Get();
-    if (!log->SameOutput((*config)->log)) {
-      auto opened = DecisionLog::Open((*config)->log);
-      if (!opened.ok()) {
-        LogError("reload failed, the running configuration stays in force: " +
-                 opened.status().message());
-        return;
-      }
-      log_->Replace(std::shared_ptr<DecisionLog>(std::move(opened).value()));
-    }
-    engine_->Replace(*engine);
-    LogInfo("configuration reloaded from " + options_.config + " (" +
-            std::to_string((*config)->RulesFor(CheckHost::kMilter).size()) + " milter rules)");
+  if (Status s = ReplaceLogIfChanged((*config)->log, log_holder); !s.ok()) {
+    LogError("reload failed, the running configuration stays in force: " + s.message());
+    return;
   }
-
-  Options options_;
-  SnapshotHolder<const Engine>* engine_;
-  SnapshotHolder<DecisionLog>* log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool pending_ = false;
-  bool stop_ = false;
-  std::thread thread_;
-};
+  engine_holder->Replace(*engine);
+  LogInfo("configuration reloaded from " + options.config + " (" +
+          std::to_string((*config)->RulesFor(CheckHost::kMilter).size()) + " milter rules)");
+}
 
 int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   auto engine = Engine::Build(config);
@@ -269,7 +219,7 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   LogInfo("ready on " + spec.ToString());
 
   {
-    Reloader reloader(o, &engine_holder, &log_holder);
+    BackgroundTask reloader([&] { Reload(o, &engine_holder, &log_holder); });
     RunSignalLoop([&](DaemonSignal sig) {
       switch (sig) {
         case DaemonSignal::kReload:

@@ -232,12 +232,7 @@ nlohmann::json PolicyRules::DecisionRecord(const PolicyRequest& request,
   if (auto size = request.size(); size && *size > 0) mw["size"] = *size;
   nlohmann::json findings = nlohmann::json::array();
   for (const PolicyFinding& f : decision.findings) {
-    findings.push_back(
-        {{"rule_id", f.rule_id},
-         {"check", f.check},
-         {"action", ActionName(f.action)},
-         {"reason", f.reason},
-         {"evidence", f.evidence.is_null() ? nlohmann::json::object() : f.evidence}});
+    findings.push_back(FindingRecord(f.rule_id, f.check, f.action, f.reason, f.evidence));
   }
   mw["findings"] = std::move(findings);
   r["mailwarden"] = std::move(mw);

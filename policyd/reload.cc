@@ -38,15 +38,9 @@ Status ReloadPolicyd(const ConfigSource& source, SnapshotHolder<const PolicyRule
         "policyd.listen, socket_owner, socket_mode or user changed; the new values take "
         "effect after a restart");
   }
-  std::shared_ptr<DecisionLog> current_log = log->Get();
-  if (!current_log->SameOutput((*loaded)->config().log)) {
-    auto opened = DecisionLog::Open((*loaded)->config().log);
-    if (!opened.ok()) {
-      LogError("reload failed, the running configuration stays in force: " +
-               opened.status().message());
-      return opened.status();
-    }
-    log->Replace(std::shared_ptr<DecisionLog>(std::move(opened).value()));
+  if (Status s = ReplaceLogIfChanged((*loaded)->config().log, log); !s.ok()) {
+    LogError("reload failed, the running configuration stays in force: " + s.message());
+    return s;
   }
   rules->Replace(*loaded);
   LogInfo("configuration reloaded from " + source.path + " (" + std::to_string((*loaded)->size()) +
@@ -56,41 +50,8 @@ Status ReloadPolicyd(const ConfigSource& source, SnapshotHolder<const PolicyRule
 
 Reloader::Reloader(ConfigSource source, SnapshotHolder<const PolicyRules>* rules,
                    SnapshotHolder<DecisionLog>* log)
-    : source_(std::move(source)), rules_(rules), log_(log), thread_([this] { Loop(); }) {}
-
-Reloader::~Reloader() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_one();
-  thread_.join();
-}
-
-void Reloader::Request() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_ = true;
-  }
-  cv_.notify_one();
-}
-
-uint64_t Reloader::completed() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return completed_;
-}
-
-void Reloader::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [this] { return pending_ || stop_; });
-    if (stop_) return;
-    pending_ = false;
-    lock.unlock();
-    ReloadPolicyd(source_, rules_, log_);  // logs its own outcome
-    lock.lock();
-    ++completed_;
-  }
-}
+    : task_([source = std::move(source), rules, log] {
+        ReloadPolicyd(source, rules, log);  // logs its own outcome
+      }) {}
 
 }  // namespace mailwarden

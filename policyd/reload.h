@@ -11,12 +11,10 @@
 #ifndef MAILWARDEN_POLICYD_RELOAD_H_
 #define MAILWARDEN_POLICYD_RELOAD_H_
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "common/background_task.h"
 #include "common/config.h"
 #include "common/decision_log.h"
 #include "common/snapshot.h"
@@ -42,31 +40,18 @@ Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& s
 Status ReloadPolicyd(const ConfigSource& source, SnapshotHolder<const PolicyRules>* rules,
                      SnapshotHolder<DecisionLog>* log);
 
+// Runs ReloadPolicyd() in a thread of its own (see BackgroundTask).
 class Reloader {
  public:
   Reloader(ConfigSource source, SnapshotHolder<const PolicyRules>* rules,
            SnapshotHolder<DecisionLog>* log);
-  ~Reloader();  // waits for a reload in progress
-  Reloader(const Reloader&) = delete;
-  Reloader& operator=(const Reloader&) = delete;
-
   // Asks for a reload; several requests while one runs make one more reload.
-  void Request();
+  void Request() { task_.Request(); }
   // Reloads finished so far (successful or not); for tests.
-  uint64_t completed() const;
+  uint64_t completed() const { return task_.completed(); }
 
  private:
-  void Loop();
-
-  ConfigSource source_;
-  SnapshotHolder<const PolicyRules>* rules_;
-  SnapshotHolder<DecisionLog>* log_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool pending_ = false;
-  bool stop_ = false;
-  uint64_t completed_ = 0;
-  std::thread thread_;  // last: starts once the members above exist
+  BackgroundTask task_;
 };
 
 }  // namespace mailwarden

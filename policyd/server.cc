@@ -26,6 +26,7 @@
 #include <cstring>
 #include <exception>
 
+#include "common/daemon.h"
 #include "common/log.h"
 
 namespace mailwarden {
@@ -126,12 +127,7 @@ Result<std::unique_ptr<PolicyServer>> PolicyServer::Create(UniqueFd listen_fd, H
   };
   if (Status s = add(server->listen_fd_.get(), kListenTag); !s.ok()) return s;
   if (options.handle_signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
+    sigset_t set = DaemonSignalSet();
     server->signal_fd_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!server->signal_fd_.valid()) return Status::IoError("signalfd: " + Errno(errno));
     if (Status s = add(server->signal_fd_.get(), kSignalTag); !s.ok()) return s;
