@@ -163,6 +163,19 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 _reserved_ports: set[int] = set()
 
 
+def error_location(filename: str, line: int) -> str:
+    """Regex for "<...>/filename:LINE:COL" as the daemons print a config error."""
+    return rf"(?:^|[\s'\"/(]){re.escape(filename)}:{line}:\d+"
+
+
+def line_number(text: str, needle: str) -> int:
+    """1-based number of the first line of text containing needle."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return n
+    raise ValueError(f"{needle!r} not in text")
+
+
 def free_port() -> int:
     """A loopback TCP port nobody listens on now (and that this process has not handed out)."""
     for _ in range(100):

@@ -22,17 +22,6 @@ EXIT_TIMEOUT = 10.0          # a daemon with a bad config must give up at least 
 SHUTDOWN_TIMEOUT = 5.0       # milter.shutdown_timeout in the lab's config
 
 
-def location(filename: str, line: int) -> str:
-    return rf"(?:^|[\s'\"/(]){re.escape(filename)}:{line}:\d+"
-
-
-def line_number(text: str, needle: str) -> int:
-    for n, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return n
-    raise ValueError(f"{needle!r} not in text")
-
-
 class DaemonLifecycleBase:
     """Shared by both daemons; subclasses set KIND and the per-daemon specifics."""
 
@@ -96,20 +85,20 @@ class DaemonLifecycleBase:
                                               self.inet_config()))
         bad = text.replace(self.BAD_LINE_NEEDLE, self.BAD_LINE_NEEDLE + ": oops", 1)
         self.assertNotEqual(bad, text)
-        return bad, line_number(bad, "oops")
+        return bad, mwlab.line_number(bad, "oops")
 
     def test_invalid_yaml_at_start_exits_nonzero_with_location(self):
         bad, line = self.broken_config_text()
         d = self.daemon(bad, filename=f"broken-{self.KIND}.yaml")
-        self.assert_exits_with_error(d, location(f"broken-{self.KIND}.yaml", line))
+        self.assert_exits_with_error(d, mwlab.error_location(f"broken-{self.KIND}.yaml", line))
 
     def test_invalid_rule_file_at_start_exits_nonzero_with_location(self):
         rules = mwlab.rules_yaml(mwlab.Lab.DEFAULT_RULES).replace("max_size: 1MiB",
                                                                   "max_size: 1MiB: oops")
         (self.lab.dir / "broken-rules.yaml").write_text(rules)
         d = self.daemon({**self.inet_config(), "rule_files": ["broken-rules.yaml"]})
-        self.assert_exits_with_error(d, location("broken-rules.yaml",
-                                                 line_number(rules, "oops")))
+        self.assert_exits_with_error(d, mwlab.error_location("broken-rules.yaml",
+                                                 mwlab.line_number(rules, "oops")))
 
     def test_missing_rule_file_at_start_exits_nonzero(self):
         d = self.daemon({**self.inet_config(), "rule_files": ["no-such-rules.yaml"]})
@@ -131,7 +120,7 @@ class DaemonLifecycleBase:
         d = self.daemon(bad, filename=f"check-{self.KIND}.yaml")
         proc = d.run_tool("--check-config")
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertRegex(proc.stderr, location(f"check-{self.KIND}.yaml", line))
+        self.assertRegex(proc.stderr, mwlab.error_location(f"check-{self.KIND}.yaml", line))
 
     def test_check_config_rule_error_exits_1_with_location(self):
         rules = mwlab.rules_yaml([mwlab.size_rule("lots"),
@@ -139,8 +128,8 @@ class DaemonLifecycleBase:
         (self.lab.dir / "bad-value-rules.yaml").write_text(rules)
         proc = self.check_config({"rule_files": ["bad-value-rules.yaml"]})
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertRegex(proc.stderr, location("bad-value-rules.yaml",
-                                               line_number(rules, "lots")))
+        self.assertRegex(proc.stderr, mwlab.error_location("bad-value-rules.yaml",
+                                               mwlab.line_number(rules, "lots")))
 
     def test_check_config_unknown_key_exits_1(self):
         text = mwlab.to_yaml(mwlab.deep_merge(self.lab.config_dict(self.KIND),
@@ -148,8 +137,8 @@ class DaemonLifecycleBase:
         d = self.daemon(text, filename=f"unknown-key-{self.KIND}.yaml")
         proc = d.run_tool("--check-config")
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertRegex(proc.stderr, location(f"unknown-key-{self.KIND}.yaml",
-                                               line_number(text, "no_such_setting")))
+        self.assertRegex(proc.stderr, mwlab.error_location(f"unknown-key-{self.KIND}.yaml",
+                                               mwlab.line_number(text, "no_such_setting")))
         self.assertIn("no_such_setting", proc.stderr)
 
     def test_print_defaults_exits_0(self):

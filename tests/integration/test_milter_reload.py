@@ -8,7 +8,6 @@ waits until the original 1MiB limit answers again).
 """
 
 import os
-import re
 import sys
 import unittest
 from pathlib import Path
@@ -19,19 +18,6 @@ import mwlab  # noqa: E402
 
 LIMIT = 1024 * 1024
 RELOAD_TIMEOUT = 10.0
-
-
-def error_location(filename: str, line: int) -> str:
-    """Regex for "<...>/filename:LINE:COL" as printed for a config error."""
-    return rf"(?:^|[\s'\"/(]){re.escape(filename)}:{line}:\d+"
-
-
-def line_number(text: str, needle: str) -> int:
-    """1-based number of the first line containing needle."""
-    for n, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return n
-    raise ValueError(f"{needle!r} not in text")
 
 
 class MilterReloadTest(mwlab.LabTestCase, unittest.TestCase):
@@ -91,11 +77,11 @@ class MilterReloadTest(mwlab.LabTestCase, unittest.TestCase):
     def test_invalid_rules_yaml_at_reload_keeps_old_rules(self):
         good = mwlab.rules_yaml([mwlab.size_rule("100KiB")])
         bad = good.replace("max_size: 100KiB", "max_size: 100KiB: oops")
-        bad_line = line_number(bad, "oops")
+        bad_line = mwlab.line_number(bad, "oops")
         self.lab.write_rules(bad)
         offset = self.lab.milter.stderr_offset()
         self.lab.milter.reload()
-        self.lab.milter.wait_for_stderr(error_location("rules.yaml", bad_line), since=offset)
+        self.lab.milter.wait_for_stderr(mwlab.error_location("rules.yaml", bad_line), since=offset)
         self.assertTrue(self.lab.milter.running, "a failed reload must not stop the daemon")
         self.assert_still_enforcing_1mib()
         # The 100KiB of the broken file must not have leaked in.
@@ -105,11 +91,11 @@ class MilterReloadTest(mwlab.LabTestCase, unittest.TestCase):
         text = self.lab.config_text("milter")
         bad = text.replace("shutdown_timeout: 5s", "shutdown_timeout: 5s: oops")
         self.assertNotEqual(bad, text)
-        bad_line = line_number(bad, "oops")
+        bad_line = mwlab.line_number(bad, "oops")
         self.lab.write_config("milter", bad)
         offset = self.lab.milter.stderr_offset()
         self.lab.milter.reload()
-        self.lab.milter.wait_for_stderr(error_location("milter.yaml", bad_line), since=offset)
+        self.lab.milter.wait_for_stderr(mwlab.error_location("milter.yaml", bad_line), since=offset)
         self.assertTrue(self.lab.milter.running)
         self.assert_still_enforcing_1mib()
 
@@ -118,7 +104,7 @@ class MilterReloadTest(mwlab.LabTestCase, unittest.TestCase):
         self.lab.write_rules(bad)
         offset = self.lab.milter.stderr_offset()
         self.lab.milter.reload()
-        self.lab.milter.wait_for_stderr(error_location("rules.yaml", line_number(bad, "lots")),
+        self.lab.milter.wait_for_stderr(mwlab.error_location("rules.yaml", mwlab.line_number(bad, "lots")),
                                         since=offset)
         self.assertTrue(self.lab.milter.running)
         self.assert_still_enforcing_1mib()
