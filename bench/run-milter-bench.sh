@@ -224,7 +224,7 @@ rss_run() {
 # ---------------------------------------------------------------------------
 # mailwarden-milter. This is the hook for the real milter: it runs only when
 # MW_MILTER_BIN is an executable. The configuration is generated here with a
-# single message_size rule (format: docs/CONTRACTS.md).
+# single message_size rule (format: docs/configuration.md).
 # ---------------------------------------------------------------------------
 MW_MAX_SIZE="1MiB"
 

@@ -259,7 +259,7 @@ def matcher(spec: Callable[[dict], bool] | Mapping[str, Any]) -> Callable[[dict]
 _MISSING = object()
 
 # --------------------------------------------------------------------------------------------
-# Socket specs (CONTRACTS.md): inet:HOST:PORT, inet:PORT@HOST, unix:/path, local:/path
+# Socket specs: inet:HOST:PORT, inet:PORT@HOST, unix:/path, local:/path
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -1129,7 +1129,7 @@ def milter_mail_from(spec: str | SocketSpec, sender: str, *esmtp: str,
 # --------------------------------------------------------------------------------------------
 
 class DecisionLog:
-    """The JSON-lines decision log of one daemon (CONTRACTS.md)."""
+    """The JSON-lines decision log of one daemon (docs/decision-log.md)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -1650,7 +1650,7 @@ class Daemon:
 def base_config(*, milter_socket: str, policyd_listen: str, log_path: Path,
                 rule_files: Sequence[str] = ("rules.yaml",),
                 internal_domains: Sequence[str] = (INTERNAL_DOMAIN,)) -> dict:
-    """The config shape of CONTRACTS.md with test-friendly timeouts."""
+    """The config shape of docs/configuration.md with test-friendly timeouts."""
     return {
         "version": 1,
         "rule_files": list(rule_files),

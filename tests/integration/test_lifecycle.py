@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Both daemons' life cycle, without Postfix (CONTRACTS.md, "Daemons' command lines"):
+"""Both daemons' life cycle, without Postfix (README.md, "Running it"):
 configuration errors at start and with --check-config (exit 1, file:line:column on stderr),
 --print-defaults, SIGTERM (exit 0 within shutdown_timeout, also with a client connected),
 a listening socket already in use (clear error, non-zero exit, the first instance unharmed),
@@ -310,7 +310,7 @@ class PolicydLifecycleTest(DaemonLifecycleBase, unittest.TestCase):
     SOCKET_KEY = "listen"
     SOCKET_OPTION = "--listen"
     BAD_LINE_NEEDLE = "idle_timeout: 60s"
-    SHORT_SHUTDOWN: dict = {}     # no shutdown_timeout key for policyd in CONTRACTS.md
+    SHORT_SHUTDOWN = {"policyd": {"shutdown_timeout": "2s"}}
 
     def works(self, d):
         action = mwlab.policy_request(d.spec, mwlab.policy_attrs(sender="blocked@example.net"))

@@ -2,7 +2,7 @@
 """message-size through a real Postfix: SIZE= refused at MAIL FROM, real size refused at end
 of data, clean mail accepted and logged, and the local-submission (sendmail) path.
 
-CONTRACTS.md: an oversize message is refused with "552 5.3.4 ..." naming the rule id; the
+The documented contract: an oversize message is refused with "552 5.3.4 ..." naming the rule id; the
 decision log has one JSON line per decision with event.action, rule.id, mailwarden.stage
 (mail_from / eom) and email.local_id (the Postfix queue id).
 """
