@@ -5,6 +5,7 @@ frees the connection, and decides the next well-formed message normally.
 
 """
 
+import json
 import struct
 import sys
 import unittest
@@ -175,6 +176,29 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
             entries = lab.decisions("milter")
             self.assertTrue(any(mwlab.field_of(e, "email.local_id") == "PROTO3" for e in entries),
                             entries)
+
+
+class DecisionLogToStdoutTest(unittest.TestCase):
+    """log.output: stdout (journald under systemd): one JSON line per decision on stdout."""
+
+    def test_decisions_go_to_stdout(self):
+        lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="log-stdout",
+                        rules=[mwlab.size_rule("1KiB")],
+                        config={"log": {"output": "stdout"}})
+        with lab:
+            spec = lab.milter.wait_ready()
+            with mwlab.MilterClient(spec) as m:
+                m.optneg()
+                m.macros("C", mwlab.postfix_connect_macros())
+                m.connect()
+                m.helo()
+                letter, data = m.mail("stdout@example.net", "SIZE=5000")
+                self.assertEqual(letter, "y", data)
+            lines = mwlab.wait_until(lambda: lab.milter.stdout_text().splitlines(), 5)
+            record = json.loads(lines[-1])
+            self.assertEqual(mwlab.field_of(record, "event.action"), "reject", record)
+            self.assertEqual(mwlab.field_of(record, "email.from.address"), "stdout@example.net")
+            self.assertFalse(lab.milter_log_path.exists() and lab.milter_log_path.stat().st_size)
 
 
 if __name__ == "__main__":
