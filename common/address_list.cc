@@ -93,9 +93,15 @@ Result<AddressList> AddressList::Parse(const std::vector<std::string>& entries) 
     std::string key;
     if (Classify(raw, &kind, &key).empty()) {
       switch (kind) {
-        case EntryKind::kAddress: list.addresses_.insert(std::move(key)); break;
-        case EntryKind::kDomain: list.domains_.insert(std::move(key)); break;
-        case EntryKind::kParent: list.parents_.insert(std::move(key)); break;
+        case EntryKind::kAddress:
+          list.addresses_.insert(std::move(key));
+          break;
+        case EntryKind::kDomain:
+          list.domains_.insert(std::move(key));
+          break;
+        case EntryKind::kParent:
+          list.parents_.insert(std::move(key));
+          break;
       }
       continue;
     }

@@ -37,8 +37,7 @@ constexpr Param kConfigParams[] = {
      "on SIGTERM, how long messages in flight may take to finish"},
     {"milter.socket", ParamType::kSocket, "inet:127.0.0.1:8891", 0, 0,
      "where the milter listens: inet:HOST:PORT or unix:/path"},
-    {"milter.socket_mode", ParamType::kFileMode, "0660", 0, 0777,
-     "permissions of a unix socket"},
+    {"milter.socket_mode", ParamType::kFileMode, "0660", 0, 0777, "permissions of a unix socket"},
     {"milter.socket_owner", ParamType::kString, "", 0, 0,
      "owner of a unix socket, \"user\" or \"user:group\"; empty keeps the daemon's"},
     {"milter.user", ParamType::kString, "", 0, 0,
@@ -61,8 +60,7 @@ constexpr Param kConfigParams[] = {
      "reject = REJECT)"},
     {"policyd.shutdown_timeout", ParamType::kDuration, "10s", 0, 3600,
      "on SIGTERM, how long connections in the middle of a request may take to finish"},
-    {"policyd.socket_mode", ParamType::kFileMode, "0666", 0, 0777,
-     "permissions of a unix socket"},
+    {"policyd.socket_mode", ParamType::kFileMode, "0666", 0, 0777, "permissions of a unix socket"},
     {"policyd.socket_owner", ParamType::kString, "", 0, 0,
      "owner of a unix socket, \"user\" or \"user:group\"; empty keeps the daemon's"},
     {"policyd.user", ParamType::kString, "", 0, 0,
@@ -126,18 +124,30 @@ class Diagnostics {
 
 std::string TypeWord(ParamType type) {
   switch (type) {
-    case ParamType::kString: return "a string";
-    case ParamType::kBool: return "true or false";
-    case ParamType::kInteger: return "an integer";
-    case ParamType::kSize: return "a size such as 15MiB";
-    case ParamType::kDuration: return "a duration such as 90d or 30s";
-    case ParamType::kAction: return "one of accept, tag, quarantine, tempfail, reject";
-    case ParamType::kFailureMode: return "one of accept, tempfail, reject";
-    case ParamType::kSocket: return "a socket such as inet:127.0.0.1:8891 or unix:/path";
-    case ParamType::kFileMode: return "an octal mode such as 0660";
-    case ParamType::kLogOutput: return "one of file, stdout, syslog";
-    case ParamType::kStringList: return "a list of strings";
-    case ParamType::kAddressList: return "a list of addresses, \"@domain\" or \"@.domain\"";
+    case ParamType::kString:
+      return "a string";
+    case ParamType::kBool:
+      return "true or false";
+    case ParamType::kInteger:
+      return "an integer";
+    case ParamType::kSize:
+      return "a size such as 15MiB";
+    case ParamType::kDuration:
+      return "a duration such as 90d or 30s";
+    case ParamType::kAction:
+      return "one of accept, tag, quarantine, tempfail, reject";
+    case ParamType::kFailureMode:
+      return "one of accept, tempfail, reject";
+    case ParamType::kSocket:
+      return "a socket such as inet:127.0.0.1:8891 or unix:/path";
+    case ParamType::kFileMode:
+      return "an octal mode such as 0660";
+    case ParamType::kLogOutput:
+      return "one of file, stdout, syslog";
+    case ParamType::kStringList:
+      return "a list of strings";
+    case ParamType::kAddressList:
+      return "a list of addresses, \"@domain\" or \"@.domain\"";
   }
   return "a value";
 }
@@ -161,8 +171,14 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
       return "";
     case ParamType::kBool: {
       std::string t = Lowercase(text);
-      if (t == "true" || t == "yes" || t == "on") { out->flag = true; return ""; }
-      if (t == "false" || t == "no" || t == "off") { out->flag = false; return ""; }
+      if (t == "true" || t == "yes" || t == "on") {
+        out->flag = true;
+        return "";
+      }
+      if (t == "false" || t == "no" || t == "off") {
+        out->flag = false;
+        return "";
+      }
       return "'" + text + "' is not true or false";
     }
     case ParamType::kInteger: {
@@ -191,9 +207,8 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
     case ParamType::kAction:
     case ParamType::kFailureMode: {
       auto a = ParseAction(text);
-      bool allowed = a.has_value() && (p.type == ParamType::kAction ||
-                                       *a == Action::kAccept || *a == Action::kTempfail ||
-                                       *a == Action::kReject);
+      bool allowed = a.has_value() && (p.type == ParamType::kAction || *a == Action::kAccept ||
+                                       *a == Action::kTempfail || *a == Action::kReject);
       if (!allowed) return "'" + text + "' is not " + TypeWord(p.type);
       out->action = *a;
       return "";
@@ -237,8 +252,8 @@ ParamValue DefaultValue(const Param& p) {
 }
 
 // Parses `node` as the value of `p`; reports errors to `diag`.
-bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file,
-               Diagnostics* diag, ParamValue* out) {
+bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file, Diagnostics* diag,
+               ParamValue* out) {
   if (IsList(p.type)) {
     if (node.IsNull()) return true;  // "key:" with nothing is an empty list
     if (!node.IsSequence()) {
@@ -330,9 +345,10 @@ void WalkMap(const YAML::Node& map, std::span<const Param> params, const std::st
     } else if (IsSection(params, full + ".")) {
       WalkMap(kv.second, params, full + ".", file, diag, values);
     } else {
-      diag->Add(file, kv.first.Mark(),
-                "unknown key '" + full + "'" +
-                    (prefix.empty() ? "" : " (known keys here: " + KeysUnder(params, prefix) + ")"));
+      diag->Add(
+          file, kv.first.Mark(),
+          "unknown key '" + full + "'" +
+              (prefix.empty() ? "" : " (known keys here: " + KeysUnder(params, prefix) + ")"));
     }
   }
 }
@@ -399,7 +415,8 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
           schema = FindCheckSchema(rule.check);
           if (schema == nullptr) {
             std::string known;
-            for (const auto& s : CheckSchemas()) known += (known.empty() ? "" : ", ") + std::string(s.name);
+            for (const auto& s : CheckSchemas())
+              known += (known.empty() ? "" : ", ") + std::string(s.name);
             diag->Add(file, node["check"].Mark(),
                       "unknown check '" + rule.check + "' (known checks: " + known + ")");
             continue;
@@ -422,13 +439,13 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
           if (name == "id" || name == "reply") {
             if (!value.IsScalar()) {
               diag->Add(file, value.Mark(), name + ": expected a string");
-              } else if (name == "id") {
+            } else if (name == "id") {
               rule.id = value.Scalar();
               if (!ValidRuleId(rule.id)) {
-                diag->Add(file, value.Mark(),
-                          "id '" + rule.id +
-                              "': use 1-64 characters from a-z, 0-9, '-', '_' and '.'");
-                  }
+                diag->Add(
+                    file, value.Mark(),
+                    "id '" + rule.id + "': use 1-64 characters from a-z, 0-9, '-', '_' and '.'");
+              }
             } else {
               rule.reply = value.Scalar();
             }
@@ -445,12 +462,13 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
             std::string known = "id, check, action, reply";
             for (const Param& q : schema->params) known += ", " + std::string(q.name);
             diag->Add(file, field.first.Mark(),
-                      "unknown key '" + name + "' for check " + rule.check + " (known keys: " +
-                          known + ")");
+                      "unknown key '" + name + "' for check " + rule.check +
+                          " (known keys: " + known + ")");
             continue;
           }
           ParamValue v;
-          if (ParseNode(*p, value, file, diag, &v)) rule.params[std::string(p->name)] = std::move(v);
+          if (ParseNode(*p, value, file, diag, &v))
+            rule.params[std::string(p->name)] = std::move(v);
         }
         if (rule.id.empty() && !seen.count("id")) {
           diag->Add(file, node.Mark(), "rule without 'id'");
@@ -494,7 +512,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.policyd.shutdown_timeout = get("policyd.shutdown_timeout").number;
   c.policyd.on_internal_error = get("policyd.on_internal_error").action;
   const std::string& out = get("log.output").text;
-  c.log.output = out == "stdout" ? LogOutput::kStdout
+  c.log.output = out == "stdout"   ? LogOutput::kStdout
                  : out == "syslog" ? LogOutput::kSyslog
                                    : LogOutput::kFile;
   c.log.path = get("log.path").text;
@@ -592,15 +610,19 @@ void PrintDefaults(std::ostream& out) {
     std::string indent = sec.empty() ? "" : "  ";
     out << indent << "# " << p.doc << "\n";
     std::string value = std::string(p.default_value);
-    if (IsList(p.type)) value = value.empty() ? "[]" : "[" + value + "]";
-    else if (value.empty()) value = "\"\"";
-    else if (p.type == ParamType::kFileMode) value = "\"" + value + "\"";
+    if (IsList(p.type))
+      value = value.empty() ? "[]" : "[" + value + "]";
+    else if (value.empty())
+      value = "\"\"";
+    else if (p.type == ParamType::kFileMode)
+      value = "\"" + value + "\"";
     out << indent << key << ": " << value << "\n";
   }
   out << "\n# Checks a rule may name (rule keys: id, check, action, reply, and those below).\n";
   for (const CheckSchema& s : kCheckSchemas) {
-    out << "#\n# check: " << s.name << "  (" << (s.host == CheckHost::kMilter ? "milter" : "policyd")
-        << ", default action " << ActionName(s.default_action) << ")\n#   " << s.doc << "\n";
+    out << "#\n# check: " << s.name << "  ("
+        << (s.host == CheckHost::kMilter ? "milter" : "policyd") << ", default action "
+        << ActionName(s.default_action) << ")\n#   " << s.doc << "\n";
     for (const Param& p : s.params) {
       out << "#   " << p.name << ": "
           << (p.default_value.empty() ? std::string("[]") : std::string(p.default_value)) << "  -- "

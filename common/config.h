@@ -53,18 +53,18 @@ struct Param {
 
 // A parsed parameter value; which field is meaningful depends on the Param's type.
 struct ParamValue {
-  std::string text;                // kString, kSocket, kLogOutput, and the raw spelling
-  int64_t number = 0;              // kInteger, kSize, kDuration (seconds), kFileMode
-  bool flag = false;               // kBool
+  std::string text;                 // kString, kSocket, kLogOutput, and the raw spelling
+  int64_t number = 0;               // kInteger, kSize, kDuration (seconds), kFileMode
+  bool flag = false;                // kBool
   Action action = Action::kAccept;  // kAction, kFailureMode
-  std::vector<std::string> list;   // kStringList, kAddressList
+  std::vector<std::string> list;    // kStringList, kAddressList
 };
 
 // Where something was written: for error messages and for the decision log's rule origin.
 struct SourceLocation {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;                  // 1-based; 0 when unknown
+  int column = 0;                // 1-based
   std::string ToString() const;  // "file:line:column"
 };
 
@@ -134,7 +134,7 @@ struct LogOptions {
 };
 
 struct Config {
-  std::string path;  // the main file, as given
+  std::string path;                     // the main file, as given
   std::vector<std::string> rule_files;  // resolved paths
   std::vector<std::string> internal_domains;
   MilterOptions milter;

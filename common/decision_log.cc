@@ -66,7 +66,8 @@ void DecisionLog::Write(const nlohmann::json& record) {
       syslog(LOG_MAIL | LOG_INFO, "%s", line.c_str());
       break;
   }
-  if (!ok && !failing_) LogError("cannot write the decision log: " + std::string(std::strerror(errno)));
+  if (!ok && !failing_)
+    LogError("cannot write the decision log: " + std::string(std::strerror(errno)));
   failing_ = !ok;
 }
 

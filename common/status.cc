@@ -4,15 +4,24 @@ namespace mailwarden {
 
 const char* Status::CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kNotFound: return "NotFound";
-    case Code::kIoError: return "IoError";
-    case Code::kParseError: return "ParseError";
-    case Code::kLimitExceeded: return "LimitExceeded";
-    case Code::kTimeout: return "Timeout";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kIoError:
+      return "IoError";
+    case Code::kParseError:
+      return "ParseError";
+    case Code::kLimitExceeded:
+      return "LimitExceeded";
+    case Code::kTimeout:
+      return "Timeout";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

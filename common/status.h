@@ -21,17 +21,19 @@ class Status {
     kOk,
     kInvalidArgument,  // a caller or a config file gave a value that cannot be used
     kNotFound,
-    kIoError,          // the operating system refused (open, bind, read, ...)
-    kParseError,       // input does not follow its grammar
-    kLimitExceeded,    // a configured limit was hit
+    kIoError,        // the operating system refused (open, bind, read, ...)
+    kParseError,     // input does not follow its grammar
+    kLimitExceeded,  // a configured limit was hit
     kTimeout,
-    kUnavailable,      // a peer or backend is not there right now; retrying may help
-    kInternal,         // an invariant of ours broke
+    kUnavailable,  // a peer or backend is not there right now; retrying may help
+    kInternal,     // an invariant of ours broke
   };
 
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Status(Code::kInvalidArgument, std::move(m));
+  }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   static Status ParseError(std::string m) { return Status(Code::kParseError, std::move(m)); }
@@ -63,9 +65,18 @@ class Result {
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

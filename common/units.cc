@@ -94,13 +94,15 @@ Result<int64_t> ParseDuration(std::string_view text) {
       return static_cast<int64_t>(seconds);
     }
   }
-  return Status::InvalidArgument("unknown duration unit '" + unit + "' in '" +
-                                 std::string(text) + "' (use s, m, h, d or w)");
+  return Status::InvalidArgument("unknown duration unit '" + unit + "' in '" + std::string(text) +
+                                 "' (use s, m, h, d or w)");
 }
 
 std::string FormatSize(uint64_t bytes) {
-  static constexpr std::array<Unit, 4> kUnits = {
-      {{"TiB", 1024ull * 1024 * 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024}, {"MiB", 1024 * 1024}, {"KiB", 1024}}};
+  static constexpr std::array<Unit, 4> kUnits = {{{"TiB", 1024ull * 1024 * 1024 * 1024},
+                                                  {"GiB", 1024ull * 1024 * 1024},
+                                                  {"MiB", 1024 * 1024},
+                                                  {"KiB", 1024}}};
   if (bytes == 0) return "0";
   for (const Unit& u : kUnits) {
     if (bytes % u.factor == 0) return std::to_string(bytes / u.factor) + std::string(u.name);

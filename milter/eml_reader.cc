@@ -22,7 +22,8 @@ void ReadMessageText(std::string_view text, Message* message) {
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
     size_t next = eol == std::string_view::npos ? text.size() : eol + 1;
-    std::string_view line = text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
+    std::string_view line =
+        text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) {
       pos = next;
@@ -49,7 +50,8 @@ void ReadMessageText(std::string_view text, Message* message) {
   std::string chunk;
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
-    std::string_view line = text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
+    std::string_view line =
+        text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     chunk.append(line);
     if (eol != std::string_view::npos) chunk.append("\r\n");

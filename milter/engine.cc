@@ -21,9 +21,7 @@ std::string Hostname() {
 
 }  // namespace
 
-std::string_view StageName(Stage stage) {
-  return stage == Stage::kMailFrom ? "mail_from" : "eom";
-}
+std::string_view StageName(Stage stage) { return stage == Stage::kMailFrom ? "mail_from" : "eom"; }
 
 std::string Verdict::ReplyLine() const {
   if (action != Action::kReject && action != Action::kTempfail) return "";
@@ -125,8 +123,7 @@ Verdict Engine::AtEndOfMessage(const Message& message) const {
     if (!s.ok()) findings.push_back(FailureFinding(*check, s));
   }
   Verdict v = Decide(std::move(findings));
-  if (v.action == Action::kTag || v.action == Action::kQuarantine ||
-      v.action == Action::kAccept) {
+  if (v.action == Action::kTag || v.action == Action::kQuarantine || v.action == Action::kAccept) {
     std::string rules;
     for (const Finding& f : v.findings) {
       if (f.action != Action::kAccept) rules += (rules.empty() ? "" : ",") + f.rule_id;

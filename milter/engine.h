@@ -9,10 +9,9 @@
 #define MAILWARDEN_MILTER_ENGINE_H_
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/config.h"
 #include "milter/checks/check.h"
@@ -22,9 +21,9 @@ namespace mailwarden {
 
 struct Verdict {
   Action action = Action::kAccept;
-  int smtp_code = 250;          // reject and tempfail only
-  std::string enhanced_code;    // reject and tempfail only
-  std::string text;             // reply text for reject/tempfail, reason for quarantine
+  int smtp_code = 250;                // reject and tempfail only
+  std::string enhanced_code;          // reject and tempfail only
+  std::string text;                   // reply text for reject/tempfail, reason for quarantine
   const Finding* deciding = nullptr;  // into findings; null when accepted without findings
   std::vector<Finding> findings;      // every finding, the deciding one included
   std::vector<HeaderField> add_headers;

@@ -24,8 +24,8 @@
 #include "common/log.h"
 #include "common/snapshot.h"
 #include "common/socket_spec.h"
-#include "milter/engine.h"
 #include "milter/eml_reader.h"
+#include "milter/engine.h"
 #include "milter/milter_glue.h"
 
 namespace mailwarden {
@@ -54,7 +54,8 @@ void Usage(std::ostream& out) {
          "       mailwarden-milter [--config FILE] --test MSG.eml [--from ADDR] [--rcpt ADDR]...\n"
          "                         [--client-ip IP] [--auth USER] [--size BYTES]\n"
          "  --test exits 0 accept, 1 reject, 2 tempfail, 3 quarantine (4: could not run)\n"
-         "  default config: " << kDefaultConfig << "\n";
+         "  default config: "
+      << kDefaultConfig << "\n";
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
@@ -69,18 +70,31 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       return true;
     };
     std::string tmp;
-    if (a == "--config" || a == "-c") { if (!value(&o->config)) return false; }
-    else if (a == "--socket" || a == "-p") { if (!value(&o->socket)) return false; }
-    else if (a == "--check-config" || a == "-n") o->check_config = true;
-    else if (a == "--print-defaults") o->print_defaults = true;
-    else if (a == "--test") { if (!value(&o->test_file)) return false; }
-    else if (a == "--from") { if (!value(&o->from)) return false; }
-    else if (a == "--rcpt") { if (!value(&tmp)) return false; o->rcpts.push_back(tmp); }
-    else if (a == "--client-ip") { if (!value(&o->client_ip)) return false; }
-    else if (a == "--auth") { if (!value(&o->auth)) return false; }
-    else if (a == "--size") { if (!value(&o->size)) return false; }
-    else if (a == "--help" || a == "-h") { Usage(std::cout); std::exit(0); }
-    else {
+    if (a == "--config" || a == "-c") {
+      if (!value(&o->config)) return false;
+    } else if (a == "--socket" || a == "-p") {
+      if (!value(&o->socket)) return false;
+    } else if (a == "--check-config" || a == "-n")
+      o->check_config = true;
+    else if (a == "--print-defaults")
+      o->print_defaults = true;
+    else if (a == "--test") {
+      if (!value(&o->test_file)) return false;
+    } else if (a == "--from") {
+      if (!value(&o->from)) return false;
+    } else if (a == "--rcpt") {
+      if (!value(&tmp)) return false;
+      o->rcpts.push_back(tmp);
+    } else if (a == "--client-ip") {
+      if (!value(&o->client_ip)) return false;
+    } else if (a == "--auth") {
+      if (!value(&o->auth)) return false;
+    } else if (a == "--size") {
+      if (!value(&o->size)) return false;
+    } else if (a == "--help" || a == "-h") {
+      Usage(std::cout);
+      std::exit(0);
+    } else {
       std::cerr << "mailwarden-milter: unknown argument '" << a << "'\n";
       Usage(std::cerr);
       return false;
@@ -132,14 +146,19 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
   if (!v.ReplyLine().empty()) std::cout << " " << v.ReplyLine();
   if (v.action == Action::kQuarantine) std::cout << " (" << v.text << ")";
   std::cout << "\n";
-  for (const HeaderField& h : v.add_headers) std::cout << "add header: " << h.name << ": " << h.value << "\n";
+  for (const HeaderField& h : v.add_headers)
+    std::cout << "add header: " << h.name << ": " << h.value << "\n";
   std::cout << e.DecisionRecord(message, v, stage).dump() << "\n";
   switch (v.action) {
     case Action::kAccept:
-    case Action::kTag: return 0;
-    case Action::kReject: return 1;
-    case Action::kTempfail: return 2;
-    case Action::kQuarantine: return 3;
+    case Action::kTag:
+      return 0;
+    case Action::kReject:
+      return 1;
+    case Action::kTempfail:
+      return 2;
+    case Action::kQuarantine:
+      return 3;
   }
   return 4;
 }
@@ -226,8 +245,10 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
           reloader.Request();
           return true;
         case DaemonSignal::kReopenLogs:
-          if (Status s = log_holder.Get()->Reopen(); !s.ok()) LogError(s.message());
-          else LogInfo("decision log reopened");
+          if (Status s = log_holder.Get()->Reopen(); !s.ok())
+            LogError(s.message());
+          else
+            LogInfo("decision log reopened");
           return true;
         case DaemonSignal::kStop:
           return false;
@@ -244,7 +265,9 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   int left = MilterMessagesInFlight();
-  if (left > 0) LogWarn(std::to_string(left) + " messages still in flight at shutdown; the MTA applies its milter_default_action");
+  if (left > 0)
+    LogWarn(std::to_string(left) +
+            " messages still in flight at shutdown; the MTA applies its milter_default_action");
   LogInfo("stopped");
   // libmilter's session threads may still hold idle connections; leave without running
   // static destructors under them.
@@ -268,8 +291,10 @@ int main(int argc, char** argv) {
   auto config = LoadWithOverrides(o);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
-    if (o.check_config) std::cerr << "mailwarden-milter: configuration has errors\n";
-    else LogFatal("configuration has errors; not starting");
+    if (o.check_config)
+      std::cerr << "mailwarden-milter: configuration has errors\n";
+    else
+      LogFatal("configuration has errors; not starting");
     return o.test_file.empty() ? kExitConfig : 4;
   }
   if (o.check_config) {
@@ -278,8 +303,8 @@ int main(int argc, char** argv) {
       std::cerr << engine.status().message() << "\n";
       return kExitConfig;
     }
-    std::cout << "mailwarden-milter: " << o.config << ": ok ("
-              << (*config)->rules.size() << " rules)\n";
+    std::cout << "mailwarden-milter: " << o.config << ": ok (" << (*config)->rules.size()
+              << " rules)\n";
     return 0;
   }
   if (!o.test_file.empty()) return RunTest(o, *config);

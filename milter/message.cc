@@ -1,16 +1,21 @@
 #include "milter/message.h"
 
-#include <algorithm>
 #include <strings.h>
+
+#include <algorithm>
 
 namespace mailwarden {
 
 std::string_view DirectionName(Direction d) {
   switch (d) {
-    case Direction::kInbound: return "inbound";
-    case Direction::kOutbound: return "outbound";
-    case Direction::kInternal: return "internal";
-    case Direction::kExternal: return "external";
+    case Direction::kInbound:
+      return "inbound";
+    case Direction::kOutbound:
+      return "outbound";
+    case Direction::kInternal:
+      return "internal";
+    case Direction::kExternal:
+      return "external";
   }
   return "external";
 }
@@ -28,8 +33,7 @@ void Message::AddHeader(std::string name, std::string value) {
 
 const HeaderField* Message::FindHeader(std::string_view name) const {
   for (const auto& h : headers_) {
-    if (h.name.size() == name.size() &&
-        strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
       return &h;
     }
   }
@@ -57,8 +61,8 @@ bool IsInternal(const std::string& domain, const std::vector<std::string>& inter
 
 Direction ClassifyDirection(const Envelope& envelope,
                             const std::vector<std::string>& internal_domains) {
-  bool from_inside = IsInternal(DomainOf(envelope.mail_from), internal_domains) ||
-                     !envelope.auth_user.empty();
+  bool from_inside =
+      IsInternal(DomainOf(envelope.mail_from), internal_domains) || !envelope.auth_user.empty();
   bool any_internal = false, any_external = false;
   for (const auto& r : envelope.recipients) {
     (IsInternal(DomainOf(r), internal_domains) ? any_internal : any_external) = true;

@@ -15,16 +15,16 @@
 namespace mailwarden {
 
 struct Envelope {
-  std::string client_addr;   // "192.0.2.1", or "" when unknown (local submission)
-  std::string client_name;   // reverse DNS name as the MTA saw it
+  std::string client_addr;  // "192.0.2.1", or "" when unknown (local submission)
+  std::string client_name;  // reverse DNS name as the MTA saw it
   std::string helo;
-  std::string auth_user;     // SASL login, "" when not authenticated
-  std::string daemon_name;   // the MTA's {daemon_name} macro
-  std::string mail_from;     // envelope sender without angle brackets; "" for the null sender
+  std::string auth_user;    // SASL login, "" when not authenticated
+  std::string daemon_name;  // the MTA's {daemon_name} macro
+  std::string mail_from;    // envelope sender without angle brackets; "" for the null sender
   std::optional<uint64_t> announced_size;  // ESMTP SIZE= at MAIL FROM
   std::vector<std::string> recipients;     // without angle brackets
-  std::string queue_id;      // known at end of message with Postfix
-  bool smtp = true;          // false for mail submitted locally (Postfix non_smtpd_milters)
+  std::string queue_id;                    // known at end of message with Postfix
+  bool smtp = true;  // false for mail submitted locally (Postfix non_smtpd_milters)
 };
 
 struct HeaderField {
@@ -67,7 +67,8 @@ class Message {
 std::string DomainOf(std::string_view address);
 // Inbound: external sender, some internal recipient; outbound: internal sender (or
 // authenticated user) to some external recipient; internal: all internal; external: none.
-Direction ClassifyDirection(const Envelope& envelope, const std::vector<std::string>& internal_domains);
+Direction ClassifyDirection(const Envelope& envelope,
+                            const std::vector<std::string>& internal_domains);
 
 }  // namespace mailwarden
 

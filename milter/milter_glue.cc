@@ -23,10 +23,11 @@ std::atomic<bool> g_draining{false};
 
 // State of one MTA connection (one SMTP session, several messages).
 struct Connection {
-  Envelope session;                  // client and HELO, kept across messages
+  Envelope session;                      // client and HELO, kept across messages
+  unsigned long no_reply_steps = 0;      // SMFIP_NR_* flags the MTA agreed to
   std::shared_ptr<const Engine> engine;  // taken at MAIL FROM
-  std::unique_ptr<Message> message;  // the message in progress
-  bool counted = false;              // counted in g_in_flight
+  std::unique_ptr<Message> message;      // the message in progress
+  bool counted = false;                  // counted in g_in_flight
 
   void EndMessage() {
     message.reset();
@@ -40,9 +41,20 @@ struct Connection {
 
 Connection* Conn(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
 
+// The connection state, created on first use (at negotiation with a protocol-6 MTA, at
+// connect otherwise). libmilter's private pointer owns it until OnClose takes it back.
+Connection* EnsureConn(SMFICTX* ctx) {
+  if (Connection* c = Conn(ctx)) return c;
+  auto c = std::make_unique<Connection>();
+  smfi_setpriv(ctx, c.get());
+  return c.release();
+}
+
 std::string Str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 
-std::string Macro(SMFICTX* ctx, const char* name) { return Str(smfi_getsymval(ctx, const_cast<char*>(name))); }
+std::string Macro(SMFICTX* ctx, const char* name) {
+  return Str(smfi_getsymval(ctx, const_cast<char*>(name)));
+}
 
 // "<a@b>" -> "a@b".
 std::string StripBrackets(std::string addr) {
@@ -52,9 +64,19 @@ std::string StripBrackets(std::string addr) {
   return addr;
 }
 
-void LogDecision(const Engine& engine, const Message& message, const Verdict& verdict, Stage stage) {
+// The answer to a step the milter only listens to: none when the MTA agreed not to wait
+// for one (SMFIP_NR_*), "continue" otherwise.
+sfsistat Streamed(SMFICTX* ctx, unsigned long no_reply_flag) {
+  Connection* c = Conn(ctx);
+  return c != nullptr && (c->no_reply_steps & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+void LogDecision(const Engine& engine, const Message& message, const Verdict& verdict,
+                 Stage stage) {
   if (!engine.ShouldLog(verdict)) return;
-  if (auto log = g_services->decision_log()) log->Write(engine.DecisionRecord(message, verdict, stage));
+  if (auto log = g_services->decision_log()) {
+    log->Write(engine.DecisionRecord(message, verdict, stage));
+  }
 }
 
 // Applies a reject or tempfail verdict: the reply and the matching libmilter status.
@@ -80,44 +102,23 @@ sfsistat InternalError(SMFICTX* ctx, const char* where, const char* what) {
   v.action = mode;
   v.smtp_code = mode == Action::kReject ? 550 : 451;
   v.enhanced_code = mode == Action::kReject ? "5.3.0" : "4.3.0";
-  v.text = mode == Action::kReject ? "message could not be checked"
-                                   : "temporary failure while checking the message, try again later";
+  v.text = mode == Action::kReject
+               ? "message could not be checked"
+               : "temporary failure while checking the message, try again later";
   return Refuse(ctx, v);
 }
 
-#define MW_GUARD(where, body)                                   \
-  try {                                                         \
-    body                                                        \
-  } catch (const std::exception& e) {                           \
-    return InternalError(ctx, where, e.what());                 \
-  } catch (...) {                                               \
-    return InternalError(ctx, where, "unknown exception");      \
+// Runs a callback's body; an exception becomes the configured on_internal_error verdict
+// instead of unwinding into libmilter's C code.
+template <typename Body>
+sfsistat Guarded(SMFICTX* ctx, const char* where, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return InternalError(ctx, where, e.what());
+  } catch (...) {
+    return InternalError(ctx, where, "unknown exception");
   }
-
-sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
-                     unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
-                     unsigned long* pf2, unsigned long* pf3) {
-  // Actions: add and change headers, quarantine (Postfix's hold queue).
-  unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-  if ((f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE)) != (SMFIF_ADDHDRS | SMFIF_QUARANTINE)) {
-    LogError("the MTA does not offer header changes and quarantine; refusing to filter");
-    return SMFIS_REJECT;
-  }
-  *pf0 = want_actions & f0;
-  // Steps we skip, and steps we take without answering: fewer round trips per message.
-  // We answer MAIL FROM (early size refusal) and end of message; everything else streams.
-  unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA;
-  unsigned long no_reply = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR |
-                           SMFIP_NR_EOH | SMFIP_NR_BODY;
-  *pf1 = (skip | no_reply) & f1;
-  *pf2 = 0;
-  *pf3 = 0;
-  // Ask only for the macros we use, at the stage we use them.
-  smfi_setsymlist(ctx, SMFIM_CONNECT,
-                  const_cast<char*>("{client_addr} {client_name} {daemon_name} {daemon_port}"));
-  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} {daemon_name}"));
-  smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
-  return SMFIS_CONTINUE;
 }
 
 // The reply while the daemon is stopping: the MTA keeps the message and retries.
@@ -127,11 +128,39 @@ sfsistat Draining(SMFICTX* ctx) {
   return SMFIS_TEMPFAIL;
 }
 
+sfsistat OnNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
+                     unsigned long /*f3*/, unsigned long* pf0, unsigned long* pf1,
+                     unsigned long* pf2, unsigned long* pf3) {
+  return Guarded(ctx, "negotiate", [&] {
+    // Actions: add and change headers, quarantine (Postfix's hold queue).
+    if ((f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE)) != (SMFIF_ADDHDRS | SMFIF_QUARANTINE)) {
+      LogError("the MTA does not offer header changes and quarantine; refusing to filter");
+      return SMFIS_REJECT;
+    }
+    *pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST) & f0;
+    // Steps we skip, and steps we take without answering: fewer round trips per message.
+    // We answer MAIL FROM (early size refusal) and end of message; everything else streams.
+    unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    unsigned long no_reply =
+        SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+    *pf1 = (skip | no_reply) & f1;
+    *pf2 = 0;
+    *pf3 = 0;
+    EnsureConn(ctx)->no_reply_steps = no_reply & f1;
+    // Ask only for the macros we use, at the stage we use them.
+    smfi_setsymlist(ctx, SMFIM_CONNECT,
+                    const_cast<char*>("{client_addr} {client_name} {daemon_name} {daemon_port}"));
+    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} {daemon_name}"));
+    smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+    return SMFIS_CONTINUE;
+  });
+}
+
 sfsistat OnConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* /*hostaddr*/) {
-  MW_GUARD("connect", {
+  return Guarded(ctx, "connect", [&] {
     // No refusal here even while draining: the connect step is negotiated without a reply
     // (SMFIP_NR_CONN), so a reply would desynchronise the MTA. MAIL FROM refuses instead.
-    auto c = std::make_unique<Connection>();
+    Connection* c = EnsureConn(ctx);
     c->session.client_name = Str(hostname);
     c->session.client_addr = Macro(ctx, "{client_addr}");
     c->session.daemon_name = Macro(ctx, "{daemon_name}");
@@ -139,29 +168,25 @@ sfsistat OnConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* /*hostaddr*/) {
     // localhost [127.0.0.1] whose ports are "0"; a real SMTP session always has a server
     // port. An MTA that does not send the macro is taken to be speaking SMTP.
     c->session.smtp = Macro(ctx, "{daemon_port}") != "0";
-    // libmilter's private pointer owns the state until OnClose takes it back.
-    smfi_setpriv(ctx, c.release());
-    return SMFIS_NOREPLY;
-  })
+    return Streamed(ctx, SMFIP_NR_CONN);
+  });
 }
 
 sfsistat OnHelo(SMFICTX* ctx, char* helo) {
-  MW_GUARD("helo", {
+  return Guarded(ctx, "helo", [&] {
     if (Connection* c = Conn(ctx)) c->session.helo = Str(helo);
-    return SMFIS_NOREPLY;
-  })
+    return Streamed(ctx, SMFIP_NR_HELO);
+  });
 }
 
 sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
-  MW_GUARD("mail_from", {
+  return Guarded(ctx, "mail_from", [&] {
     Connection* c = Conn(ctx);
     if (c == nullptr) return InternalError(ctx, "mail_from", "no connection state");
     c->EndMessage();
     Envelope env = c->session;
     env.mail_from = StripBrackets(Str(argv[0]));
     env.auth_user = Macro(ctx, "{auth_authen}");
-    // Without an SMTP dialogue (env.smtp false) there is nothing to refuse before end of
-    // message: Postfix treats a non_smtpd milter's early refusal as a configuration error.
     for (int i = 1; argv[i] != nullptr; ++i) {
       if (strncasecmp(argv[i], "SIZE=", 5) == 0) {
         char* end = nullptr;
@@ -179,6 +204,8 @@ sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
     }
     c->engine = g_services->engine();
     c->message = std::make_unique<Message>(std::move(env));
+    // Without an SMTP dialogue (env.smtp false) there is nothing to refuse before end of
+    // message: Postfix treats a non_smtpd milter's early refusal as a configuration error.
     if (!c->message->envelope().smtp) return SMFIS_CONTINUE;
     Verdict v = c->engine->AtMailFrom(c->message->envelope());
     if (v.action != Action::kReject && v.action != Action::kTempfail) return SMFIS_CONTINUE;
@@ -186,41 +213,41 @@ sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
     sfsistat status = Refuse(ctx, v);
     c->EndMessage();
     return status;
-  })
+  });
 }
 
 sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
-  MW_GUARD("rcpt", {
+  return Guarded(ctx, "rcpt", [&] {
     Connection* c = Conn(ctx);
     if (c != nullptr && c->message) {
       c->message->mutable_envelope().recipients.push_back(StripBrackets(Str(argv[0])));
     }
-    return SMFIS_NOREPLY;
-  })
+    return Streamed(ctx, SMFIP_NR_RCPT);
+  });
 }
 
 sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
-  MW_GUARD("header", {
+  return Guarded(ctx, "header", [&] {
     Connection* c = Conn(ctx);
     if (c != nullptr && c->message) c->message->AddHeader(Str(name), Str(value));
-    return SMFIS_NOREPLY;
-  })
+    return Streamed(ctx, SMFIP_NR_HDR);
+  });
 }
 
-sfsistat OnEndOfHeaders(SMFICTX* /*ctx*/) { return SMFIS_NOREPLY; }
+sfsistat OnEndOfHeaders(SMFICTX* ctx) { return Streamed(ctx, SMFIP_NR_EOH); }
 
 sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-  MW_GUARD("body", {
+  return Guarded(ctx, "body", [&] {
     Connection* c = Conn(ctx);
     if (c != nullptr && c->message) {
       c->message->AppendBody(std::string_view(reinterpret_cast<const char*>(chunk), len));
     }
-    return SMFIS_NOREPLY;
-  })
+    return Streamed(ctx, SMFIP_NR_BODY);
+  });
 }
 
 sfsistat OnEndOfMessage(SMFICTX* ctx) {
-  MW_GUARD("eom", {
+  return Guarded(ctx, "eom", [&] {
     Connection* c = Conn(ctx);
     if (c == nullptr || !c->message) return InternalError(ctx, "eom", "no message state");
     // Postfix assigns the queue id after RCPT; read it as late as possible.
@@ -249,7 +276,7 @@ sfsistat OnEndOfMessage(SMFICTX* ctx) {
     LogDecision(engine, *c->message, v, Stage::kEndOfMessage);
     c->EndMessage();
     return status;
-  })
+  });
 }
 
 sfsistat OnAbort(SMFICTX* ctx) {
@@ -291,7 +318,8 @@ Status MilterOpen(const SocketSpec& spec, int timeout_seconds, MilterServices se
   g_services = &stored;
   if (Status s = ClaimUnixSocketPath(spec); !s.ok()) return s;
   std::string conn = spec.ToLibmilter();
-  if (smfi_setconn(conn.data()) != MI_SUCCESS) return Status::InvalidArgument("smfi_setconn " + conn);
+  if (smfi_setconn(conn.data()) != MI_SUCCESS)
+    return Status::InvalidArgument("smfi_setconn " + conn);
   smfi_settimeout(timeout_seconds);
   if (smfi_register(g_filter) != MI_SUCCESS) return Status::Internal("smfi_register failed");
   // rmsocket=false: ClaimUnixSocketPath already removed a stale socket and refused a live one.

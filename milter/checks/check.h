@@ -10,10 +10,9 @@
 #define MAILWARDEN_MILTER_CHECKS_CHECK_H_
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/action.h"
 #include "common/config.h"
@@ -25,17 +24,18 @@ namespace mailwarden {
 // What a check found: enough for the SMTP reply and the decision log.
 struct Finding {
   std::string rule_id;
-  std::string check;            // the check's name, e.g. "message_size"
+  std::string check;  // the check's name, e.g. "message_size"
   Action action = Action::kAccept;
-  int smtp_code = 550;          // used when action is reject or tempfail
-  std::string enhanced_code;    // RFC 3463, e.g. "5.3.4"
-  std::string reason;           // for the sender: short, no message content
-  nlohmann::json evidence;      // metadata for the log (sizes, part path, hash, ...)
+  int smtp_code = 550;        // used when action is reject or tempfail
+  std::string enhanced_code;  // RFC 3463, e.g. "5.3.4"
+  std::string reason;         // for the sender: short, no message content
+  nlohmann::json evidence;    // metadata for the log (sizes, part path, hash, ...)
 };
 
 class Check {
  public:
-  explicit Check(const RuleSpec& rule) : rule_id_(rule.id), action_(rule.action), reply_(rule.reply) {}
+  explicit Check(const RuleSpec& rule)
+      : rule_id_(rule.id), action_(rule.action), reply_(rule.reply) {}
   virtual ~Check() = default;
   Check(const Check&) = delete;
   Check& operator=(const Check&) = delete;

@@ -53,15 +53,15 @@ TEST(AddressList, QuotedLocalPartUsesTheLastAt) {
 
 TEST(AddressList, BadEntriesAreAllReported) {
   auto list = AddressList::Parse({"ok@example.org", "", "noat", "a@", "@", "@.", "a b@example.org",
-                                 "<a@example.org>", "@example..org", "a@b@", "x@y.org,z@y.org",
-                                 "@.example.org."});
+                                  "<a@example.org>", "@example..org", "a@b@", "x@y.org,z@y.org",
+                                  "@.example.org."});
   ASSERT_FALSE(list.ok());
   const std::string& m = list.status().message();
   for (const char* entry :
        {"''", "'noat'", "'a@'", "'@'", "'@.'", "'a b@example.org'", "'<a@example.org>'",
         "'@example..org'", "'a@b@'", "'x@y.org,z@y.org'", "'@.example.org.'"}) {
-    EXPECT_NE(m.find(std::string(entry) + " is not an address"), std::string::npos)
-        << entry << "\n" << m;
+    EXPECT_NE(m.find(std::string(entry) + " is not an address"), std::string::npos) << entry << "\n"
+                                                                                    << m;
   }
   EXPECT_EQ(m.find("ok@example.org"), std::string::npos);
 }
@@ -83,8 +83,8 @@ TEST(AddressList, EntryProblemAgreesWithParse) {
 }
 
 TEST(AddressList, SizeCountsDistinctEntries) {
-  auto list = AddressList::Parse({"A@example.org", "a@example.org", "@example.org",
-                                  "@.example.org"});
+  auto list =
+      AddressList::Parse({"A@example.org", "a@example.org", "@example.org", "@.example.org"});
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 3u);
   auto empty = AddressList::Parse({});

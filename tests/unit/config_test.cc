@@ -84,7 +84,8 @@ TEST(Config, ErrorsNameFileLineAndColumn) {
                                "  output: fil\n");
   std::string errors = ErrorsOf(path);
   EXPECT_NE(errors.find(path + ":4:11: milter.socket"), std::string::npos) << errors;
-  EXPECT_NE(errors.find(path + ":5:3: unknown key 'milter.sokcet_mode'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(path + ":5:3: unknown key 'milter.sokcet_mode'"), std::string::npos)
+      << errors;
   EXPECT_NE(errors.find(path + ":6:21: milter.shutdown_timeout"), std::string::npos) << errors;
   EXPECT_NE(errors.find(path + ":8:11: log.output"), std::string::npos) << errors;
 }
@@ -105,9 +106,11 @@ TEST(Config, RejectsOutOfRangeAndWrongTypes) {
                                "log:\n  log_accepted: maybe\n");
   std::string errors = ErrorsOf(path);
   EXPECT_NE(errors.find(":4:20: policyd.max_line_length: 10 is outside the allowed range"),
-            std::string::npos) << errors;
+            std::string::npos)
+      << errors;
   EXPECT_NE(errors.find(":5:20: policyd.max_connections: 'lots' is not an integer"),
-            std::string::npos) << errors;
+            std::string::npos)
+      << errors;
   EXPECT_NE(errors.find(":7:17: log.log_accepted"), std::string::npos) << errors;
 }
 
@@ -162,8 +165,7 @@ TEST(Config, BadAddressListEntriesAreReportedAtTheirOwnPosition) {
   std::string r = dir.Path("r.yaml");
   EXPECT_NE(errors.find(r + ":5:31: senders: 'bad entry' is not an address"), std::string::npos)
       << errors;
-  EXPECT_NE(errors.find(r + ":5:44: senders: '@' is not an address"), std::string::npos)
-      << errors;
+  EXPECT_NE(errors.find(r + ":5:44: senders: '@' is not an address"), std::string::npos) << errors;
   EXPECT_EQ(errors.find("ok@example.org"), std::string::npos) << errors;
   EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
 }

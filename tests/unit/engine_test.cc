@@ -13,7 +13,8 @@ namespace {
 std::shared_ptr<const Config> ConfigWith(const std::string& rules, const std::string& extra = "") {
   static testing::TempDir dir;  // lives for the whole test program
   static int n = 0;
-  std::string rules_file = dir.Write("rules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
+  std::string rules_file =
+      dir.Write("rules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
   std::string path = dir.Write("c" + std::to_string(n) + ".yaml",
                                "version: 1\nrule_files: [" + rules_file + "]\n" + extra);
   auto config = LoadConfig(path);
@@ -102,7 +103,8 @@ TEST(Engine, StrongestActionWinsAndEveryFindingIsKept) {
 }
 
 TEST(Engine, QuarantineCarriesAReason) {
-  auto engine = EngineWith("  - id: hold\n    check: message_size\n    max_size: 10\n    action: quarantine\n");
+  auto engine = EngineWith(
+      "  - id: hold\n    check: message_size\n    max_size: 10\n    action: quarantine\n");
   Message m = MessageOfSize(100);
   Verdict v = engine->AtEndOfMessage(m);
   EXPECT_EQ(v.action, Action::kQuarantine);
@@ -168,7 +170,8 @@ TEST(Engine, TimeoutUsesItsOwnFailureModeAndFailOpenIsLogged) {
 
 TEST(Engine, ReplyTextIsOneCleanLine) {
   auto engine = EngineWith(
-      "  - id: x\n    check: message_size\n    max_size: 10\n    reply: \"100% bad\\r\\nInjected: yes\"\n");
+      "  - id: x\n    check: message_size\n    max_size: 10\n    reply: \"100% bad\\r\\nInjected: "
+      "yes\"\n");
   Message m = MessageOfSize(100);
   Verdict v = engine->AtEndOfMessage(m);
   EXPECT_EQ(v.text.find('\n'), std::string::npos);

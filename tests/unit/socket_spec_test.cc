@@ -36,9 +36,9 @@ TEST(SocketSpec, ParsesUnix) {
 }
 
 TEST(SocketSpec, RejectsBadSpecs) {
-  for (const char* bad : {"", "8891", "inet:", "inet:host", "inet:host:0", "inet:host:65536",
-                          "inet:host:12ab", "inet::8891", "unix:", "unix:relative/path",
-                          "tcp:1.2.3.4:5", "inet:[::1:5"}) {
+  for (const char* bad :
+       {"", "8891", "inet:", "inet:host", "inet:host:0", "inet:host:65536", "inet:host:12ab",
+        "inet::8891", "unix:", "unix:relative/path", "tcp:1.2.3.4:5", "inet:[::1:5"}) {
     EXPECT_FALSE(ParseSocketSpec(bad).ok()) << bad;
   }
   std::string long_path = "unix:/" + std::string(200, 'a');
