@@ -140,6 +140,45 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
             s.close()
         self.assert_still_serving()
 
+    def test_message_in_flight_keeps_the_rules_it_started_with(self):
+        # Reload to a 1 MiB limit in the middle of a message: that message is still judged by
+        # the 1 KiB rule it started under; the next message gets the new rule.
+        lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="proto-reload",
+                        rules=[mwlab.size_rule("1KiB")])
+        with lab:
+            spec = lab.milter.wait_ready()
+            m = mwlab.MilterClient(spec)
+            m.optneg()
+            m.macros("C", mwlab.postfix_connect_macros())
+            m.connect()
+            m.helo()
+            m.mail("a@example.net")
+            m.rcpt("b@example.com")
+            m.header("Subject", "in flight across a reload")
+            m.eoh()
+            since = lab.milter.stderr_offset()
+            lab.write_rules([mwlab.size_rule("1MiB")])
+            lab.milter.reload()
+            lab.milter.wait_for_stderr("configuration reloaded", since=since)
+            m.body(b"x" * 4000 + b"\r\n")
+            m.macros("E", {"i": "RELOAD1"})
+            letter, data = m.eom()
+            m.quit()
+            self.assertEqual(letter, "y", data)
+            self.assertTrue(data.startswith(b"552 5.3.4"), data)
+            with mwlab.MilterClient(spec) as n:
+                n.optneg()
+                n.macros("C", mwlab.postfix_connect_macros())
+                n.connect()
+                n.helo()
+                n.mail("a@example.net")
+                n.rcpt("b@example.com")
+                n.header("Subject", "after the reload")
+                n.eoh()
+                n.body(b"x" * 4000 + b"\r\n")
+                n.macros("E", {"i": "RELOAD2"})
+                self.assertEqual(n.eom()[0], "a")
+
     def test_in_flight_messages_finish_before_sigterm_exit(self):
         # A message in flight when SIGTERM arrives still gets its verdict.
         lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="proto-term",
