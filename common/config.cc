@@ -252,31 +252,89 @@ ParamValue DefaultValue(const Param& p) {
 }
 
 // Parses `node` as the value of `p`; reports errors to `diag`.
-bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file, Diagnostics* diag,
-               ParamValue* out) {
-  if (IsList(p.type)) {
-    if (node.IsNull()) return true;  // "key:" with nothing is an empty list
-    if (!node.IsSequence()) {
-      diag->Add(file, node.Mark(), std::string(p.name) + ": expected a list, e.g. [a, b]");
-      return false;
+bool LoadYaml(const std::string& file, Diagnostics* diag, YAML::Node* out);
+
+// Entries a list file may hold: far more than any real list, and a bound on what a
+// mistaken path (a mailbox, a log) can make the loader read.
+constexpr size_t kMaxListFileEntries = 100000;
+
+// Appends the items of sequence `node` (from `file`) to `out`, checking each.
+bool ParseListItems(const Param& p, const YAML::Node& node, const std::string& file,
+                    Diagnostics* diag, ParamValue* out) {
+  bool ok = true;
+  for (const auto& item : node) {
+    if (!item.IsScalar()) {
+      diag->Add(file, item.Mark(), std::string(p.name) + ": list items must be strings");
+      ok = false;
+      continue;
     }
-    bool ok = true;
-    for (const auto& item : node) {
-      if (!item.IsScalar()) {
-        diag->Add(file, item.Mark(), std::string(p.name) + ": list items must be strings");
+    if (p.type == ParamType::kAddressList) {
+      if (std::string why = AddressList::EntryProblem(item.Scalar()); !why.empty()) {
+        diag->Add(file, item.Mark(), std::string(p.name) + ": " + why);
         ok = false;
         continue;
       }
-      if (p.type == ParamType::kAddressList) {
-        if (std::string why = AddressList::EntryProblem(item.Scalar()); !why.empty()) {
-          diag->Add(file, item.Mark(), std::string(p.name) + ": " + why);
-          ok = false;
-          continue;
-        }
-      }
-      out->list.push_back(item.Scalar());
     }
-    return ok;
+    out->list.push_back(item.Scalar());
+  }
+  return ok;
+}
+
+// A list file: "version: 1" and "entries: [...]", so long lists (executable extensions,
+// public mail providers) live in files of their own next to the rules.
+bool ParseListFile(const Param& p, const std::string& path, const YAML::Node& at,
+                   const std::string& file, Diagnostics* diag, ParamValue* out) {
+  YAML::Node doc;
+  if (!LoadYaml(path, diag, &doc)) {
+    diag->Add(file, at.Mark(), std::string(p.name) + ": list file " + path + " not loaded");
+    return false;
+  }
+  if (!doc.IsMap() || !doc["entries"] || !doc["entries"].IsSequence()) {
+    diag->Add(path, doc.Mark(), "a list file is a mapping with 'version: 1' and 'entries: [...]'");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& kv : doc) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (key == "version") {
+      if (!kv.second.IsScalar() || kv.second.Scalar() != "1") {
+        diag->Add(path, kv.second.Mark(), "version: only version 1 is understood");
+        ok = false;
+      }
+    } else if (key != "entries" && key != "description") {
+      diag->Add(path, kv.first.Mark(),
+                "unknown key '" + key + "' (known keys: version, description, entries)");
+      ok = false;
+    }
+  }
+  if (doc["entries"].size() > kMaxListFileEntries) {
+    diag->Add(path, doc["entries"].Mark(),
+              "more than " + std::to_string(kMaxListFileEntries) + " entries");
+    return false;
+  }
+  out->text = path;
+  return ParseListItems(p, doc["entries"], path, diag, out) && ok;
+}
+
+// Parses `node` as the value of `p`; reports errors to `diag`. With `allow_list_file`, a
+// list parameter may name a list file (relative to `file`'s directory) instead.
+bool ParseNode(const Param& p, const YAML::Node& node, const std::string& file, Diagnostics* diag,
+               ParamValue* out, bool allow_list_file = false) {
+  if (IsList(p.type)) {
+    if (node.IsNull()) return true;  // "key:" with nothing is an empty list
+    if (allow_list_file && node.IsScalar()) {
+      std::filesystem::path path(node.Scalar());
+      if (path.is_relative()) path = std::filesystem::path(file).parent_path() / path;
+      return ParseListFile(p, path.lexically_normal().string(), node, file, diag, out);
+    }
+    if (!node.IsSequence()) {
+      diag->Add(
+          file, node.Mark(),
+          std::string(p.name) + (allow_list_file ? ": expected a list, e.g. [a, b], or a list file"
+                                                 : ": expected a list, e.g. [a, b]"));
+      return false;
+    }
+    return ParseListItems(p, node, file, diag, out);
   }
   if (!node.IsScalar() && !(node.IsNull() && p.type == ParamType::kString)) {
     diag->Add(file, node.Mark(), std::string(p.name) + ": expected " + TypeWord(p.type));
@@ -467,8 +525,9 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
             continue;
           }
           ParamValue v;
-          if (ParseNode(*p, value, file, diag, &v))
+          if (ParseNode(*p, value, file, diag, &v, /*allow_list_file=*/true)) {
             rule.params[std::string(p->name)] = std::move(v);
+          }
         }
         if (rule.id.empty() && !seen.count("id")) {
           diag->Add(file, node.Mark(), "rule without 'id'");

@@ -216,3 +216,40 @@ TEST(Config, ReferenceDocumentsEveryParameterAndCheck) {
 
 }  // namespace
 }  // namespace mailwarden
+
+namespace mailwarden {
+namespace {
+
+TEST(Config, ListParametersMayNameAListFile) {
+  testing::TempDir dir;
+  dir.Write("rules/blocked.yaml",
+            "# senders refused everywhere\nversion: 1\nentries:\n  - a@example.net\n  - "
+            "\"@spam.example\"\n");
+  dir.Write(
+      "rules/r.yaml",
+      "version: 1\nrules:\n  - id: b\n    check: sender_blocklist\n    senders: blocked.yaml\n");
+  std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [rules/r.yaml]\n");
+  auto config = LoadConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ((*config)->rules[0].param("senders").list,
+            (std::vector<std::string>{"a@example.net", "@spam.example"}));
+}
+
+TEST(Config, ListFileErrorsPointIntoTheListFile) {
+  testing::TempDir dir;
+  dir.Write("rules/bad.yaml", "version: 1\nentries:\n  - ok@example.org\n  - \"not an address\"\n");
+  dir.Write("rules/r.yaml",
+            "version: 1\nrules:\n  - id: b\n    check: sender_blocklist\n    senders: bad.yaml\n"
+            "  - id: c\n    check: sender_blocklist\n    senders: missing.yaml\n");
+  std::string path = dir.Write("c.yaml", "version: 1\nrule_files: [rules/r.yaml]\n");
+  std::string errors = ErrorsOf(path);
+  EXPECT_NE(errors.find(dir.Path("rules/bad.yaml") + ":4:5: senders:"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("missing.yaml:0:0: cannot read: no such file"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(dir.Path("rules/r.yaml") + ":8:14: senders: list file"), std::string::npos)
+      << errors;
+}
+
+}  // namespace
+}  // namespace mailwarden
