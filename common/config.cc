@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "common/address_list.h"
+#include "common/network_list.h"
+#include "common/rule_scope.h"
 #include "common/socket_spec.h"
 #include "common/units.h"
 
@@ -24,6 +26,8 @@ constexpr Param kConfigParams[] = {
     {"version", ParamType::kInteger, "1", 1, 1, "format version of this file; must be 1"},
     {"rule_files", ParamType::kStringList, "rules/default.yaml", 0, 0,
      "rule files, relative to this file's directory"},
+    {"trusted_networks", ParamType::kNetworkList, "", 0, 0,
+     "client networks whose mail counts as sent from inside (like Postfix's mynetworks)"},
     {"domains.internal", ParamType::kStringList, "", 0, 0,
      "domains of this organisation; decides the direction of a message"},
 
@@ -90,6 +94,18 @@ constexpr Param kSenderBlocklistParams[] = {
      "for its subdomains"},
 };
 
+constexpr Param kConditionParams[] = {
+    {"direction", ParamType::kDirectionList, "", 0, 0,
+     "inbound, outbound, internal and/or external"},
+    {"senders", ParamType::kAddressList, "", 0, 0,
+     "envelope senders: addresses, \"@domain\" or \"@.domain\""},
+    {"recipients", ParamType::kAddressList, "", 0, 0,
+     "envelope recipients: addresses, \"@domain\" or \"@.domain\""},
+    {"authenticated", ParamType::kBool, "false", 0, 0, "whether the client logged in (SASL)"},
+    {"client_networks", ParamType::kNetworkList, "", 0, 0,
+     "client addresses: 192.0.2.0/24, 2001:db8::/32"},
+};
+
 constexpr CheckSchema kCheckSchemas[] = {
     {"message_size", CheckHost::kMilter, Action::kReject, kMessageSizeParams,
      "refuses messages larger than max_size (552 5.3.4)"},
@@ -148,6 +164,10 @@ std::string TypeWord(ParamType type) {
       return "a list of strings";
     case ParamType::kAddressList:
       return "a list of addresses, \"@domain\" or \"@.domain\"";
+    case ParamType::kNetworkList:
+      return "a list of networks such as 192.0.2.0/24";
+    case ParamType::kDirectionList:
+      return "a list of inbound, outbound, internal, external";
   }
   return "a value";
 }
@@ -230,13 +250,32 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
       return "'" + text + "' is not " + TypeWord(p.type);
     case ParamType::kStringList:
     case ParamType::kAddressList:
+    case ParamType::kNetworkList:
+    case ParamType::kDirectionList:
       return "expected " + TypeWord(p.type);
   }
   return "unsupported parameter type";
 }
 
 bool IsList(ParamType type) {
-  return type == ParamType::kStringList || type == ParamType::kAddressList;
+  return type == ParamType::kStringList || type == ParamType::kAddressList ||
+         type == ParamType::kNetworkList || type == ParamType::kDirectionList;
+}
+
+// "" when `item` may stand in a list of type `type`, else why not.
+std::string ListItemProblem(ParamType type, const std::string& item) {
+  switch (type) {
+    case ParamType::kAddressList:
+      return AddressList::EntryProblem(item);
+    case ParamType::kNetworkList:
+      return NetworkList::EntryProblem(item);
+    case ParamType::kDirectionList:
+      return ParseDirection(item) ? ""
+                                  : "'" + item + "' is not one of inbound, outbound, internal, "
+                                                 "external";
+    default:
+      return "";
+  }
 }
 
 ParamValue DefaultValue(const Param& p) {
@@ -268,12 +307,10 @@ bool ParseListItems(const Param& p, const YAML::Node& node, const std::string& f
       ok = false;
       continue;
     }
-    if (p.type == ParamType::kAddressList) {
-      if (std::string why = AddressList::EntryProblem(item.Scalar()); !why.empty()) {
-        diag->Add(file, item.Mark(), std::string(p.name) + ": " + why);
-        ok = false;
-        continue;
-      }
+    if (std::string why = ListItemProblem(p.type, item.Scalar()); !why.empty()) {
+      diag->Add(file, item.Mark(), std::string(p.name) + ": " + why);
+      ok = false;
+      continue;
     }
     out->list.push_back(item.Scalar());
   }
@@ -439,6 +476,38 @@ bool ValidRuleId(const std::string& id) {
   });
 }
 
+// A rule's `when:` or `except:` mapping.
+void ParseCondition(const std::string& name, const YAML::Node& node, const std::string& file,
+                    Diagnostics* diag, RuleCondition* out) {
+  out->present = true;
+  out->where = {file, node.Mark().line + 1, node.Mark().column + 1};
+  if (!node.IsMap() || node.size() == 0) {
+    diag->Add(file, node.Mark(),
+              name + ": expected a mapping such as { direction: [inbound], senders: [...] }");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const Param* p = FindParam(kConditionParams, key);
+    if (p == nullptr) {
+      diag->Add(file, kv.first.Mark(),
+                name + ": unknown key '" + key +
+                    "' (known keys: direction, senders, recipients, authenticated, "
+                    "client_networks)");
+      continue;
+    }
+    if (!seen.insert(key).second) {
+      diag->Add(file, kv.first.Mark(), name + ": duplicate key '" + key + "'");
+      continue;
+    }
+    ParamValue v;
+    if (ParseNode(*p, kv.second, file, diag, &v, /*allow_list_file=*/true)) {
+      out->params[key] = std::move(v);
+    }
+  }
+}
+
 void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSpec>* rules) {
   YAML::Node doc;
   if (!LoadYaml(file, diag, &doc)) return;
@@ -509,6 +578,10 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
             }
             continue;
           }
+          if (name == "when" || name == "except") {
+            ParseCondition(name, value, file, diag, name == "when" ? &rule.when : &rule.except);
+            continue;
+          }
           if (name == "action") {
             static constexpr Param kActionParam{"action", ParamType::kAction, "reject", 0, 0, ""};
             ParamValue v;
@@ -517,7 +590,7 @@ void LoadRuleFile(const std::string& file, Diagnostics* diag, std::vector<RuleSp
           }
           const Param* p = FindParam(schema->params, name);
           if (p == nullptr) {
-            std::string known = "id, check, action, reply";
+            std::string known = "id, check, action, reply, when, except";
             for (const Param& q : schema->params) known += ", " + std::string(q.name);
             diag->Add(file, field.first.Mark(),
                       "unknown key '" + name + "' for check " + rule.check +
@@ -550,6 +623,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   Config c;
   c.rule_files = get("rule_files").list;
   c.internal_domains = get("domains.internal").list;
+  c.trusted_networks = get("trusted_networks").list;
   for (auto& d : c.internal_domains) d = Lowercase(d);
   c.milter.socket = get("milter.socket").text;
   c.milter.socket_owner = get("milter.socket_owner").text;
@@ -618,6 +692,8 @@ const CheckSchema* FindCheckSchema(std::string_view name) {
 
 std::span<const Param> ConfigParams() { return kConfigParams; }
 
+std::span<const Param> ConditionParams() { return kConditionParams; }
+
 Result<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
   Diagnostics diag;
   YAML::Node doc;
@@ -677,7 +753,8 @@ void PrintDefaults(std::ostream& out) {
       value = "\"" + value + "\"";
     out << indent << key << ": " << value << "\n";
   }
-  out << "\n# Checks a rule may name (rule keys: id, check, action, reply, and those below).\n";
+  out << "\n# Checks a rule may name (rule keys: id, check, action, reply, when, except, and "
+         "those below).\n";
   for (const CheckSchema& s : kCheckSchemas) {
     out << "#\n# check: " << s.name << "  ("
         << (s.host == CheckHost::kMilter ? "milter" : "policyd") << ", default action "
@@ -688,6 +765,8 @@ void PrintDefaults(std::ostream& out) {
           << p.doc << "\n";
     }
   }
+  out << "#\n# when: / except: keys (when: every key must match; except: any key skips the rule)\n";
+  for (const Param& p : kConditionParams) out << "#   " << p.name << ": " << p.doc << "\n";
 }
 
 }  // namespace mailwarden

@@ -39,6 +39,8 @@ enum class ParamType {
   kLogOutput,    // file | stdout | syslog
   kStringList,
   kAddressList,  // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
+  kNetworkList,  // a kStringList of NetworkList entries: "192.0.2.0/24", "2001:db8::/32"
+  kDirectionList,  // a kStringList of inbound, outbound, internal, external
 };
 
 // One declared parameter. `name` is dotted for nested keys ("milter.socket").
@@ -57,7 +59,7 @@ struct ParamValue {
   int64_t number = 0;               // kInteger, kSize, kDuration (seconds), kFileMode
   bool flag = false;                // kBool
   Action action = Action::kAccept;  // kAction, kFailureMode
-  std::vector<std::string> list;    // kStringList, kAddressList
+  std::vector<std::string> list;    // the list types
 };
 
 // Where something was written: for error messages and for the decision log's rule origin.
@@ -83,6 +85,17 @@ struct CheckSchema {
 std::span<const CheckSchema> CheckSchemas();
 const CheckSchema* FindCheckSchema(std::string_view name);
 
+// A rule's `when:` or `except:` condition as written (keys: ConditionParams()); absent
+// when the rule has none. RuleScope (common/rule_scope.h) turns it into a matcher.
+struct RuleCondition {
+  bool present = false;
+  std::map<std::string, ParamValue, std::less<>> params;  // only the keys given
+  SourceLocation where;
+};
+
+// The keys a `when:` or `except:` condition may carry.
+std::span<const Param> ConditionParams();
+
 // One rule as written in a rule file, validated against its check's schema, with defaults
 // filled in for every parameter it did not set.
 struct RuleSpec {
@@ -91,6 +104,8 @@ struct RuleSpec {
   CheckHost host = CheckHost::kMilter;
   Action action = Action::kReject;
   std::string reply;  // optional text replacing the default reply text
+  RuleCondition when;    // the rule applies only when this matches
+  RuleCondition except;  // ... and this does not
   std::map<std::string, ParamValue, std::less<>> params;
   SourceLocation where;
 
@@ -137,6 +152,7 @@ struct Config {
   std::string path;                     // the main file, as given
   std::vector<std::string> rule_files;  // resolved paths
   std::vector<std::string> internal_domains;
+  std::vector<std::string> trusted_networks;  // clients whose mail counts as from inside
   MilterOptions milter;
   PolicydOptions policyd;
   LogOptions log;

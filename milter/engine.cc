@@ -28,21 +28,46 @@ std::string Verdict::ReplyLine() const {
   return std::to_string(smtp_code) + " " + enhanced_code + " " + text;
 }
 
-Result<std::shared_ptr<const Engine>> Engine::Build(std::shared_ptr<const Config> config) {
-  std::shared_ptr<Engine> engine(new Engine(config));
-  for (const RuleSpec* rule : config->RulesFor(CheckHost::kMilter)) {
-    auto check = MakeCheck(*rule);
-    if (!check.ok()) return check.status();
-    engine->checks_.push_back(std::move(check).value());
+Result<std::shared_ptr<const Engine>> Engine::Assemble(std::shared_ptr<const Config> config,
+                                                       std::vector<std::unique_ptr<Check>> checks,
+                                                       std::vector<const RuleSpec*> rules) {
+  auto locality = Locality::Build(*config);
+  if (!locality.ok()) return locality.status();
+  std::shared_ptr<Engine> engine(new Engine(config, std::move(locality).value()));
+  for (size_t i = 0; i < checks.size(); ++i) {
+    RuleScope scope;
+    if (i < rules.size()) {
+      auto built = RuleScope::Build(*rules[i]);
+      if (!built.ok()) {
+        return Status::InvalidArgument(rules[i]->where.ToString() + ": " +
+                                       built.status().message());
+      }
+      scope = std::move(built).value();
+    }
+    engine->checks_.push_back({std::move(checks[i]), std::move(scope)});
   }
   return std::shared_ptr<const Engine>(std::move(engine));
 }
 
+Result<std::shared_ptr<const Engine>> Engine::Build(std::shared_ptr<const Config> config) {
+  std::vector<const RuleSpec*> rules = config->RulesFor(CheckHost::kMilter);
+  std::vector<std::unique_ptr<Check>> checks;
+  for (const RuleSpec* rule : rules) {
+    auto check = MakeCheck(*rule);
+    if (!check.ok()) return check.status();
+    checks.push_back(std::move(check).value());
+  }
+  return Assemble(std::move(config), std::move(checks), std::move(rules));
+}
+
 std::shared_ptr<const Engine> Engine::FromChecks(std::shared_ptr<const Config> config,
                                                  std::vector<std::unique_ptr<Check>> checks) {
-  std::shared_ptr<Engine> engine(new Engine(std::move(config)));
-  engine->checks_ = std::move(checks);
-  return engine;
+  auto engine = Assemble(std::move(config), std::move(checks), {});
+  return engine.ok() ? *engine : nullptr;
+}
+
+Direction Engine::DirectionOf(const Envelope& envelope) const {
+  return locality_.Classify(ScopeOf(envelope));
 }
 
 Finding Engine::FailureFinding(const Check& check, const Status& status) const {
@@ -99,7 +124,12 @@ Verdict Engine::Decide(std::vector<Finding> findings) const {
 
 Verdict Engine::AtMailFrom(const Envelope& envelope) const {
   std::vector<Finding> findings;
-  for (const auto& check : checks_) {
+  ScopeInput in = ScopeOf(envelope);
+  Direction direction = locality_.Classify(in);
+  for (const auto& [check, scope] : checks_) {
+    // A rule scoped by direction or recipients cannot be judged before RCPT: it decides
+    // at end of message.
+    if (scope.needs_recipients() || !scope.Applies(in, direction)) continue;
     Status s;
     try {
       s = check->OnMailFrom(envelope, &findings);
@@ -113,7 +143,10 @@ Verdict Engine::AtMailFrom(const Envelope& envelope) const {
 
 Verdict Engine::AtEndOfMessage(const Message& message) const {
   std::vector<Finding> findings;
-  for (const auto& check : checks_) {
+  ScopeInput in = ScopeOf(message.envelope());
+  Direction direction = locality_.Classify(in);
+  for (const auto& [check, scope] : checks_) {
+    if (!scope.Applies(in, direction)) continue;
     Status s;
     try {
       s = check->Inspect(message, &findings);
@@ -167,7 +200,7 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
   email["to"]["address"] = env.recipients;
   // Before RCPT (a refusal at MAIL FROM) there are no recipients to judge a direction by.
   if (!env.recipients.empty()) {
-    email["direction"] = DirectionName(ClassifyDirection(env, config_->internal_domains));
+    email["direction"] = DirectionName(DirectionOf(env));
   }
   r["email"] = std::move(email);
   if (!env.client_addr.empty()) r["source"]["ip"] = env.client_addr;

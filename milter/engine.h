@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/rule_scope.h"
 #include "milter/checks/check.h"
 #include "milter/message.h"
 
@@ -47,10 +48,13 @@ class Engine {
   // Builds the checks of every milter rule in `config`.
   static Result<std::shared_ptr<const Engine>> Build(std::shared_ptr<const Config> config);
 
-  // An engine running exactly `checks` (for tests that need a check of their own, such as
-  // one that fails), with `config`'s options.
+  // An engine running exactly `checks`, unconditionally (for tests that need a check of
+  // their own, such as one that fails), with `config`'s options.
   static std::shared_ptr<const Engine> FromChecks(std::shared_ptr<const Config> config,
                                                   std::vector<std::unique_ptr<Check>> checks);
+
+  // The direction of `envelope` under this configuration.
+  Direction DirectionOf(const Envelope& envelope) const;
 
   const Config& config() const { return *config_; }
 
@@ -65,14 +69,26 @@ class Engine {
   bool ShouldLog(const Verdict& verdict) const;
 
  private:
-  explicit Engine(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+  Engine(std::shared_ptr<const Config> config, Locality locality)
+      : config_(std::move(config)), locality_(std::move(locality)) {}
   // Turns findings into a verdict; `failures` are findings made from checks that failed.
   Verdict Decide(std::vector<Finding> findings) const;
   // A finding for a check that could not do its job, per the configured failure mode.
   Finding FailureFinding(const Check& check, const Status& status) const;
 
+  // A check with the scope (`when:` / `except:`) of its rule.
+  struct ScopedCheck {
+    std::unique_ptr<Check> check;
+    RuleScope scope;
+  };
+  // Builds an engine running `checks`; kInvalidArgument when a scope cannot be built.
+  static Result<std::shared_ptr<const Engine>> Assemble(
+      std::shared_ptr<const Config> config, std::vector<std::unique_ptr<Check>> checks,
+      std::vector<const RuleSpec*> rules);
+
   std::shared_ptr<const Config> config_;
-  std::vector<std::unique_ptr<Check>> checks_;
+  Locality locality_;
+  std::vector<ScopedCheck> checks_;
 };
 
 }  // namespace mailwarden

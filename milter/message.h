@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/rule_scope.h"
+
 namespace mailwarden {
 
 struct Envelope {
@@ -31,10 +33,6 @@ struct HeaderField {
   std::string name;
   std::string value;  // as the MTA hands it: folded lines joined by "\n", no trailing CRLF
 };
-
-// Where a message goes relative to the organisation's internal domains.
-enum class Direction { kInbound, kOutbound, kInternal, kExternal };
-std::string_view DirectionName(Direction d);
 
 class Message {
  public:
@@ -63,12 +61,8 @@ class Message {
   uint64_t body_bytes_ = 0;
 };
 
-// The domain part of an address, lower-cased; "" when there is none.
-std::string DomainOf(std::string_view address);
-// Inbound: external sender, some internal recipient; outbound: internal sender (or
-// authenticated user) to some external recipient; internal: all internal; external: none.
-Direction ClassifyDirection(const Envelope& envelope,
-                            const std::vector<std::string>& internal_domains);
+// The envelope as rule scopes and direction see it (views into `envelope`).
+ScopeInput ScopeOf(const Envelope& envelope);
 
 }  // namespace mailwarden
 

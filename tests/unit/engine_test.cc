@@ -178,19 +178,32 @@ TEST(Engine, ReplyTextIsOneCleanLine) {
   EXPECT_EQ(v.text.find('%'), std::string::npos);
 }
 
-TEST(Engine, DirectionFollowsInternalDomains) {
-  std::vector<std::string> internal = {"bacgiang.gov.vn"};
-  Envelope e;
-  e.mail_from = "x@gmail.com";
-  e.recipients = {"y@so.bacgiang.gov.vn"};
-  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kInbound);
-  e.mail_from = "y@bacgiang.gov.vn";
-  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kInternal);
-  e.recipients.push_back("z@gmail.com");
-  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kOutbound);
-  e.mail_from = "x@notbacgiang.gov.vn";
-  e.recipients = {"z@gmail.com"};
-  EXPECT_EQ(ClassifyDirection(e, internal), Direction::kExternal);
+TEST(Engine, ScopedRulesApplyOnlyWhereTheySay) {
+  // Size limit for inbound mail only, except from one sender and one network.
+  auto engine = EngineWith(
+      "  - id: inbound-size\n    check: message_size\n    max_size: 10\n"
+      "    when: { direction: [inbound] }\n"
+      "    except: { senders: [boss@partner.example], client_networks: [192.0.2.0/24] }\n",
+      "domains:\n  internal: [bacgiang.gov.vn]\n");
+  auto verdict_for = [&](const std::string& from, const std::string& to, const std::string& ip) {
+    Envelope env;
+    env.mail_from = from;
+    env.recipients = {to};
+    env.client_addr = ip;
+    Message m(env);
+    m.AppendBody(std::string(100, 'x'));
+    return engine->AtEndOfMessage(m).action;
+  };
+  EXPECT_EQ(verdict_for("x@gmail.com", "a@bacgiang.gov.vn", "203.0.113.5"), Action::kReject);
+  EXPECT_EQ(verdict_for("a@bacgiang.gov.vn", "x@gmail.com", "203.0.113.5"), Action::kAccept);
+  EXPECT_EQ(verdict_for("boss@partner.example", "a@bacgiang.gov.vn", "203.0.113.5"),
+            Action::kAccept);
+  EXPECT_EQ(verdict_for("x@gmail.com", "a@bacgiang.gov.vn", "192.0.2.9"), Action::kAccept);
+  // At MAIL FROM the direction is unknown: the scoped rule waits for end of message.
+  Envelope early;
+  early.mail_from = "x@gmail.com";
+  early.announced_size = 5000;
+  EXPECT_EQ(engine->AtMailFrom(early).action, Action::kAccept);
 }
 
 }  // namespace
