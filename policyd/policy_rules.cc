@@ -74,7 +74,10 @@ PolicyFinding PolicyCheck::MakeFinding(std::string enhanced_code, std::string re
 
 Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
     std::shared_ptr<const Config> config) {
-  std::shared_ptr<PolicyRules> rules(new PolicyRules(std::move(config)));
+  auto locality = Locality::Build(*config);
+  if (!locality.ok()) return locality.status();
+  std::shared_ptr<PolicyRules> rules(
+      new PolicyRules(std::move(config), std::move(locality).value()));
   std::string errors;
   // `prefix` goes before each line of `message` (e.g. the key it is about).
   auto add_error = [&](const RuleSpec& rule, const std::string& prefix,
@@ -86,6 +89,11 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
     }
   };
   for (const RuleSpec* rule : rules->config_->RulesFor(CheckHost::kPolicyd)) {
+    auto scope = RuleScope::Build(*rule);
+    if (!scope.ok()) {
+      add_error(*rule, "", scope.status().message());
+      continue;
+    }
     if (rule->check == "sender_blocklist") {
       // LoadConfig has checked every entry (kAddressList); this only guards the invariant.
       auto senders = AddressList::Parse(rule->param("senders").list);
@@ -94,7 +102,8 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
         continue;
       }
       rules->checks_.push_back(
-          std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()));
+          {std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()),
+           std::move(scope).value()});
     } else {
       add_error(*rule, "", "check '" + rule->check + "' is not implemented by mailwarden-policyd");
     }
@@ -175,7 +184,16 @@ PolicyDecision PolicyRules::Decide(std::vector<PolicyFinding> findings,
 PolicyDecision PolicyRules::Evaluate(const PolicyRequest& request) const {
   try {
     std::vector<PolicyFinding> findings;
-    for (const auto& check : checks_) {
+    // Postfix asks about one recipient at a time; the scope sees that one.
+    std::string recipient(request.recipient());
+    ScopeInput in;
+    in.sender = request.sender();
+    if (!recipient.empty()) in.recipients = std::span<const std::string>(&recipient, 1);
+    in.authenticated = !request.sasl_username().empty();
+    in.client_address = request.client_address();
+    Direction direction = locality_.Classify(in);
+    for (const auto& [check, scope] : checks_) {
+      if (!scope.Applies(in, direction)) continue;
       Status s;
       try {
         s = check->Evaluate(request, &findings);

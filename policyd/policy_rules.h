@@ -28,6 +28,7 @@
 
 #include "common/action.h"
 #include "common/config.h"
+#include "common/rule_scope.h"
 #include "common/status.h"
 #include "policyd/policy_request.h"
 
@@ -111,13 +112,21 @@ class PolicyRules {
   nlohmann::json DecisionRecord(const PolicyRequest& request, const PolicyDecision& decision) const;
 
  private:
-  explicit PolicyRules(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+  PolicyRules(std::shared_ptr<const Config> config, Locality locality)
+      : config_(std::move(config)), locality_(std::move(locality)) {}
   PolicyFinding FailureFinding(std::string_view rule_id, std::string_view what) const;
   // Picks the deciding finding and spells the reply; `stage` is PolicyRequest::Stage().
   PolicyDecision Decide(std::vector<PolicyFinding> findings, std::string_view stage) const;
 
+  // A check with the scope (`when:` / `except:`) of its rule.
+  struct ScopedCheck {
+    std::unique_ptr<PolicyCheck> check;
+    RuleScope scope;
+  };
+
   std::shared_ptr<const Config> config_;
-  std::vector<std::unique_ptr<PolicyCheck>> checks_;
+  Locality locality_;
+  std::vector<ScopedCheck> checks_;
 };
 
 }  // namespace mailwarden

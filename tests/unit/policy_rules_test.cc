@@ -192,5 +192,22 @@ TEST(PolicyRules, NullSenderIsLoggedAsEmpty) {
   EXPECT_FALSE(r.contains("rule"));
 }
 
+TEST(PolicyRules, ScopesLimitWhereARuleApplies) {
+  // Requests here come from 192.0.2.7 with sasl_username alice.
+  auto excepted = RulesWith(Blocklist("bl", "[\"@spam.example\"]", "reject",
+                                      "    except: { client_networks: [192.0.2.0/24] }\n"));
+  EXPECT_EQ(excepted->Evaluate(Request("x@spam.example")).reply, "DUNNO");
+  auto unauthenticated_only = RulesWith(Blocklist(
+      "bl", "[\"@spam.example\"]", "reject", "    when: { authenticated: false }\n"));
+  EXPECT_EQ(unauthenticated_only->Evaluate(Request("x@spam.example")).reply, "DUNNO");
+  auto inbound = RulesWith(Blocklist("bl", "[\"@spam.example\"]", "reject",
+                                     "    when: { direction: [inbound] }\n"),
+                           "domains:\n  internal: [bacgiang.gov.vn]\n");
+  // Authenticated client: outbound/internal, not inbound.
+  EXPECT_EQ(inbound->Evaluate(Request("x@spam.example")).reply, "DUNNO");
+  auto everywhere = RulesWith(Blocklist("bl", "[\"@spam.example\"]"));
+  EXPECT_NE(everywhere->Evaluate(Request("x@spam.example")).reply, "DUNNO");
+}
+
 }  // namespace
 }  // namespace mailwarden
