@@ -1090,6 +1090,25 @@ class MilterClient:
         self._send("E")
         return self._recv_final()
 
+    def greet(self) -> None:
+        """Negotiation, connect (with smtpd's connect macros) and HELO, as smtpd starts."""
+        self.optneg()
+        self.macros("C", postfix_connect_macros())
+        self.connect()
+        self.helo()
+
+    def start_message(self, sender: str, rcpt: str, subject: str, *esmtp: str
+                      ) -> tuple[str, bytes]:
+        """MAIL, RCPT, one Subject header and end of headers: the MAIL FROM reply (a
+        refusal there ends the message before the rest is sent)."""
+        reply = self.mail(sender, *esmtp)
+        if reply[0] != "c":
+            return reply
+        self.rcpt(rcpt)
+        self.header("Subject", subject)
+        self.eoh()
+        return reply
+
     def quit(self) -> None:
         with contextlib.suppress(OSError):
             self._send("Q")

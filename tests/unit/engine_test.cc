@@ -10,20 +10,8 @@
 namespace mailwarden {
 namespace {
 
-std::shared_ptr<const Config> ConfigWith(const std::string& rules, const std::string& extra = "") {
-  static testing::TempDir dir;  // lives for the whole test program
-  static int n = 0;
-  std::string rules_file =
-      dir.Write("rules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
-  std::string path = dir.Write("c" + std::to_string(n) + ".yaml",
-                               "version: 1\nrule_files: [" + rules_file + "]\n" + extra);
-  auto config = LoadConfig(path);
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  return *config;
-}
-
 std::shared_ptr<const Engine> EngineWith(const std::string& rules, const std::string& extra = "") {
-  auto engine = Engine::Build(ConfigWith(rules, extra));
+  auto engine = Engine::Build(testing::ConfigWithRules(rules, extra));
   EXPECT_TRUE(engine.ok());
   return *engine;
 }
@@ -129,7 +117,7 @@ class FailingCheck : public Check {
 
 std::shared_ptr<const Engine> FailingEngine(const std::string& milter_options, Status status,
                                             bool throws = false) {
-  auto config = ConfigWith("", "milter:\n" + milter_options);
+  auto config = testing::ConfigWithRules("", "milter:\n" + milter_options);
   RuleSpec rule;
   rule.id = "flaky";
   std::vector<std::unique_ptr<Check>> checks;

@@ -10,23 +10,9 @@
 namespace mailwarden {
 namespace {
 
-// A config file with `rules` (YAML list items) in its rule file, plus `extra` top-level
-// YAML. Fails the test when the load fails.
-std::shared_ptr<const Config> ConfigWith(const std::string& rules, const std::string& extra = "") {
-  static testing::TempDir dir;  // lives for the whole test program
-  static int n = 0;
-  std::string rules_file =
-      dir.Write("prules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
-  std::string path = dir.Write("p" + std::to_string(n) + ".yaml",
-                               "version: 1\nrule_files: [" + rules_file + "]\n" + extra);
-  auto config = LoadConfig(path);
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  return *config;
-}
-
 std::shared_ptr<const PolicyRules> RulesWith(const std::string& rules,
                                              const std::string& extra = "") {
-  auto built = PolicyRules::Build(ConfigWith(rules, extra));
+  auto built = PolicyRules::Build(testing::ConfigWithRules(rules, extra));
   EXPECT_TRUE(built.ok()) << built.status().message();
   return *built;
 }

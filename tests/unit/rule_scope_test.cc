@@ -15,18 +15,11 @@ struct Loaded {
 };
 
 Loaded Load(const std::string& conditions, const std::string& extra = "") {
-  static testing::TempDir dir;
-  static int n = 0;
-  std::string rules = dir.Write("r" + std::to_string(++n) + ".yaml",
-                                "version: 1\nrules:\n  - id: r\n    check: message_size\n" +
-                                    conditions);
-  std::string path = dir.Write("c" + std::to_string(n) + ".yaml",
-                               "version: 1\nrule_files: [" + rules + "]\n" + extra);
-  auto config = LoadConfig(path);
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  auto scope = RuleScope::Build((*config)->rules[0]);
+  auto config =
+      testing::ConfigWithRules("  - id: r\n    check: message_size\n" + conditions, extra);
+  auto scope = RuleScope::Build(config->rules[0]);
   EXPECT_TRUE(scope.ok());
-  return {*config, *scope};
+  return {config, *scope};
 }
 
 ScopeInput Input(const std::string& sender, const std::vector<std::string>& rcpts,

@@ -1,4 +1,5 @@
-// Temporary files for tests: a directory removed with everything in it when the object dies.
+// Temporary files for tests: a directory removed with everything in it when the object dies,
+// and configurations written into one.
 #ifndef MAILWARDEN_TESTS_UNIT_TEST_FILES_H_
 #define MAILWARDEN_TESTS_UNIT_TEST_FILES_H_
 
@@ -6,7 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/config.h"
 
 namespace mailwarden::testing {
 
@@ -33,6 +39,22 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Loads a configuration whose rule file holds `rules` (YAML list items, indented by two)
+// plus `extra` top-level YAML. Fails the calling test when the load fails. The files live
+// for the whole test program.
+inline std::shared_ptr<const Config> ConfigWithRules(const std::string& rules,
+                                                     const std::string& extra = "") {
+  static TempDir dir;
+  static int n = 0;
+  std::string rules_file =
+      dir.Write("rules" + std::to_string(++n) + ".yaml", "version: 1\nrules:\n" + rules);
+  std::string path = dir.Write("c" + std::to_string(n) + ".yaml",
+                               "version: 1\nrule_files: [" + rules_file + "]\n" + extra);
+  auto config = LoadConfig(path);
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  return config.ok() ? *config : nullptr;
+}
 
 }  // namespace mailwarden::testing
 
