@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/background_task.h"
+#include "common/command_line.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/decision_log.h"
@@ -59,48 +60,18 @@ void Usage(std::ostream& out) {
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string* dst) {
-      if (i + 1 >= argc) {
-        std::cerr << "mailwarden-milter: " << a << " needs a value\n";
-        return false;
-      }
-      *dst = argv[++i];
-      return true;
-    };
-    std::string tmp;
-    if (a == "--config" || a == "-c") {
-      if (!value(&o->config)) return false;
-    } else if (a == "--socket" || a == "-p") {
-      if (!value(&o->socket)) return false;
-    } else if (a == "--check-config" || a == "-n")
-      o->check_config = true;
-    else if (a == "--print-defaults")
-      o->print_defaults = true;
-    else if (a == "--test") {
-      if (!value(&o->test_file)) return false;
-    } else if (a == "--from") {
-      if (!value(&o->from)) return false;
-    } else if (a == "--rcpt") {
-      if (!value(&tmp)) return false;
-      o->rcpts.push_back(tmp);
-    } else if (a == "--client-ip") {
-      if (!value(&o->client_ip)) return false;
-    } else if (a == "--auth") {
-      if (!value(&o->auth)) return false;
-    } else if (a == "--size") {
-      if (!value(&o->size)) return false;
-    } else if (a == "--help" || a == "-h") {
-      Usage(std::cout);
-      std::exit(0);
-    } else {
-      std::cerr << "mailwarden-milter: unknown argument '" << a << "'\n";
-      Usage(std::cerr);
-      return false;
-    }
-  }
-  return true;
+  return ParseCommandLine("mailwarden-milter", argc, argv,
+                          {{{"--config", "-c"}, nullptr, &o->config},
+                           {{"--socket", "-p"}, nullptr, &o->socket},
+                           {{"--check-config", "-n"}, &o->check_config},
+                           {{"--print-defaults"}, &o->print_defaults},
+                           {{"--test"}, nullptr, &o->test_file},
+                           {{"--from"}, nullptr, &o->from},
+                           {{"--rcpt"}, nullptr, nullptr, &o->rcpts},
+                           {{"--client-ip"}, nullptr, &o->client_ip},
+                           {{"--auth"}, nullptr, &o->auth},
+                           {{"--size"}, nullptr, &o->size}},
+                          Usage);
 }
 
 // Loads the config and applies command-line overrides; prints errors.

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "common/command_line.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/decision_log.h"
@@ -56,36 +57,13 @@ void Usage(std::ostream& out) {
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string* dst) {
-      if (i + 1 >= argc) {
-        std::cerr << "mailwarden-policyd: " << a << " needs a value\n";
-        return false;
-      }
-      *dst = argv[++i];
-      return true;
-    };
-    if (a == "--config" || a == "-c") {
-      if (!value(&o->config)) return false;
-    } else if (a == "--listen" || a == "-l") {
-      if (!value(&o->listen)) return false;
-    } else if (a == "--check-config" || a == "-n") {
-      o->check_config = true;
-    } else if (a == "--print-defaults") {
-      o->print_defaults = true;
-    } else if (a == "--debug") {
-      o->debug = true;
-    } else if (a == "--help" || a == "-h") {
-      Usage(std::cout);
-      std::exit(0);
-    } else {
-      std::cerr << "mailwarden-policyd: unknown argument '" << a << "'\n";
-      Usage(std::cerr);
-      return false;
-    }
-  }
-  return true;
+  return ParseCommandLine("mailwarden-policyd", argc, argv,
+                          {{{"--config", "-c"}, nullptr, &o->config},
+                           {{"--listen", "-l"}, nullptr, &o->listen},
+                           {{"--check-config", "-n"}, &o->check_config},
+                           {{"--print-defaults"}, &o->print_defaults},
+                           {{"--debug"}, &o->debug}},
+                          Usage);
 }
 
 // Each connection costs one descriptor. The daemon does not raise the limit itself (the
