@@ -49,6 +49,45 @@ constexpr Param kConfigParams[] = {
     {"milter.verdict_header", ParamType::kString, "X-Mailwarden", 0, 0,
      "header added to every accepted, tagged or held message; empty adds none"},
 
+    {"mime.max_boundary_length", ParamType::kInteger, "200", 70, 4096,
+     "longest multipart boundary accepted (RFC 2046 allows 70)"},
+    {"mime.max_depth", ParamType::kInteger, "20", 1, 1000,
+     "multiparts and attached messages nested below the message"},
+    {"mime.max_header_bytes", ParamType::kSize, "256KiB", 1024, 64ll << 20,
+     "header section of one part, all fields together"},
+    {"mime.max_header_line_bytes", ParamType::kSize, "64KiB", 998, 16ll << 20,
+     "one header field, unfolded"},
+    {"mime.max_headers", ParamType::kInteger, "500", 10, 100000, "header fields in one part"},
+    {"mime.max_kept_part_bytes", ParamType::kSize, "32MiB", 1024, 1ll << 32,
+     "largest part kept whole in memory to be opened (archives, TNEF); a larger one counts "
+     "as a limit hit"},
+    {"mime.max_kept_total_bytes", ParamType::kSize, "64MiB", 1024, 1ll << 34,
+     "all parts of one message kept in memory together"},
+    {"mime.max_parts", ParamType::kInteger, "1000", 1, 1000000,
+     "MIME entities (leaves and containers) in one message"},
+    {"mime.on_damaged", ParamType::kAction, "reject", 0, 0,
+     "verdict when an attached archive or TNEF stream is damaged and cannot be read to its "
+     "end (550 5.7.1): what it hides cannot be checked"},
+    {"mime.on_limit_exceeded", ParamType::kAction, "reject", 0, 0,
+     "verdict when a message exceeds a mime.*, archive.* or tnef.* limit (550 5.7.1 naming "
+     "the limit): the rest of it cannot be checked"},
+    {"archive.max_depth", ParamType::kInteger, "5", 1, 32,
+     "archives opened one inside another (the attached archive is level 1)"},
+    {"archive.max_member_bytes_read", ParamType::kSize, "32MiB", 64ll << 10, 1ll << 32,
+     "bytes of one archive member read to judge its type or open it as an archive"},
+    {"archive.max_members", ParamType::kInteger, "10000", 1, 10000000,
+     "members listed over the whole walk of one attachment, nested archives included"},
+    {"archive.max_ratio", ParamType::kInteger, "200", 2, 1000000,
+     "expanded bytes divided by the archive's size (zip bombs)"},
+    {"archive.max_total_expanded", ParamType::kSize, "200MiB", 1ll << 20, 1ll << 40,
+     "bytes decompressed over the whole walk of one attachment"},
+    {"archive.min_expanded_for_ratio", ParamType::kSize, "1MiB", 0, 1ll << 40,
+     "the ratio is judged only once this many bytes were expanded"},
+    {"tnef.max_files", ParamType::kInteger, "1000", 1, 1000000,
+     "files taken out of one TNEF (winmail.dat) part"},
+    {"tnef.max_total_bytes", ParamType::kSize, "64MiB", 1024, 1ll << 34,
+     "bytes of all files taken out of one TNEF part"},
+
     {"policyd.idle_timeout", ParamType::kDuration, "300s", 1, kDay,
      "a connection with no request for this long is closed"},
     {"policyd.listen", ParamType::kSocket, "inet:127.0.0.1:10040", 0, 0,
@@ -88,6 +127,27 @@ constexpr Param kMessageSizeParams[] = {
      "and against the real size at end of message"},
 };
 
+constexpr Param kAttachmentSizeParams[] = {
+    {"max_total", ParamType::kSize, "15MiB", 1, INT64_MAX,
+     "largest total decoded size of a message's attachments: every part but the main text "
+     "and HTML body, inline images and parts of attached messages included, archive "
+     "contents not expanded"},
+    {"text_allowance", ParamType::kSize, "4MiB", 0, INT64_MAX,
+     "headers and body text a message is assumed to carry besides its attachments; ESMTP "
+     "SIZE= above the base64 size of max_total plus this is refused at MAIL FROM"},
+};
+
+constexpr Param kExecutableParams[] = {
+    {"extensions", ParamType::kStringList,
+     "exe, com, scr, pif, bat, cmd, vbs, vbe, js, jse, wsf, wsh, hta, msi, msp, ps1, jar, lnk, "
+     "cpl, reg, iso, img, vhd, scf, inf",
+     0, 0,
+     "forbidden final extensions, lower case without the dot, judged on the normalised name "
+     "(or a list file such as rules/executables.yaml)"},
+    {"true_types", ParamType::kStringList, "pe, elf, macho, lnk, iso9660", 0, 0,
+     "content types forbidden whatever the name: pe, elf, macho, lnk, iso9660, ole2, script"},
+};
+
 constexpr Param kSenderBlocklistParams[] = {
     {"senders", ParamType::kAddressList, "", 0, 0,
      "refused envelope senders: full addresses, \"@domain\" for that domain, \"@.domain\" "
@@ -109,6 +169,16 @@ constexpr Param kConditionParams[] = {
 constexpr CheckSchema kCheckSchemas[] = {
     {"message_size", CheckHost::kMilter, Action::kReject, kMessageSizeParams,
      "refuses messages larger than max_size (552 5.3.4)"},
+    {"attachment_size", CheckHost::kMilter, Action::kReject, kAttachmentSizeParams,
+     "refuses messages whose attachments total more than max_total decoded (552 5.3.4)"},
+    {"executable", CheckHost::kMilter, Action::kReject, kExecutableParams,
+     "refuses executables by normalised name and by content, in archives, TNEF and attached "
+     "messages too (550 5.7.1)"},
+    {"encrypted_archive", CheckHost::kMilter, Action::kReject, {},
+     "refuses password-protected archives: encrypted members or an encrypted listing (550 "
+     "5.7.1)"},
+    {"macro_document", CheckHost::kMilter, Action::kTag, {},
+     "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
      "refuses listed envelope senders at RCPT (550 5.7.1)"},
 };
@@ -281,7 +351,16 @@ std::string ListItemProblem(ParamType type, const std::string& item) {
 ParamValue DefaultValue(const Param& p) {
   ParamValue v;
   if (IsList(p.type)) {
-    if (!p.default_value.empty()) v.list.emplace_back(p.default_value);
+    // A list default is spelled "a, b, c".
+    std::string_view rest = p.default_value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) v.list.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
     return v;
   }
   // Defaults are spelled like config values and parsed by the same code, so
@@ -652,6 +731,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.log.log_accepted = get("log.log_accepted").flag;
   c.log.include_subject = get("log.include_subject").flag;
   c.log.syslog_ident = get("log.syslog_ident").text;
+  c.values = values;
   return c;
 }
 
@@ -671,6 +751,12 @@ const ParamValue& RuleSpec::param(std::string_view name) const {
   static const ParamValue kEmpty;
   auto it = params.find(name);
   return it == params.end() ? kEmpty : it->second;
+}
+
+const ParamValue& Config::value(std::string_view name) const {
+  static const ParamValue kEmpty;
+  auto it = values.find(name);
+  return it == values.end() ? kEmpty : it->second;
 }
 
 std::vector<const RuleSpec*> Config::RulesFor(CheckHost host) const {

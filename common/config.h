@@ -157,6 +157,13 @@ struct Config {
   PolicydOptions policyd;
   LogOptions log;
   std::vector<RuleSpec> rules;  // in file order; ids unique
+  // Every top-level parameter by its dotted name, defaults filled in. The sections above
+  // are the same values, typed; limits read by one consumer only (mime.*, archive.*, ...)
+  // are read from here.
+  std::map<std::string, ParamValue, std::less<>> values;
+
+  // The top-level parameter `name` (declared in ConfigParams(), so always present).
+  const ParamValue& value(std::string_view name) const;
 
   // Rules evaluated by `host`, in order.
   std::vector<const RuleSpec*> RulesFor(CheckHost host) const;

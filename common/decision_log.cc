@@ -4,8 +4,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -27,7 +29,29 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
+// Where stdout output goes: fd 1 until ProtectStdout() moved it.
+std::atomic<int> g_stdout_fd{STDOUT_FILENO};
+
 }  // namespace
+
+int ProtectStdout() {
+  static const int fd = [] {
+    std::fflush(stdout);
+    int saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (saved < 0) return STDOUT_FILENO;  // nothing to protect with: keep writing to fd 1
+    if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+      close(saved);
+      return STDOUT_FILENO;
+    }
+    return saved;
+  }();
+  g_stdout_fd.store(fd);
+  return fd;
+}
+
+bool WriteToProtectedStdout(std::string_view data) {
+  return WriteAll(g_stdout_fd.load(), std::string(data));
+}
 
 Result<std::unique_ptr<DecisionLog>> DecisionLog::Open(const LogOptions& options) {
   std::unique_ptr<DecisionLog> log(new DecisionLog(options));
@@ -60,7 +84,7 @@ void DecisionLog::Write(const nlohmann::json& record) {
       break;
     case LogOutput::kStdout:
       line += '\n';
-      ok = WriteAll(STDOUT_FILENO, line);
+      ok = WriteAll(g_stdout_fd.load(), line);
       break;
     case LogOutput::kSyslog:
       syslog(LOG_MAIL | LOG_INFO, "%s", line.c_str());

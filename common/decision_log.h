@@ -21,6 +21,17 @@
 
 namespace mailwarden {
 
+// Keeps stdout for decision lines (and --test output) only. Libraries the daemons link
+// print stray diagnostics on stdout with printf (libytnef does, on malformed TNEF input):
+// on a stdout carrying JSON lines that would corrupt the log. ProtectStdout() moves the
+// real stdout to a private descriptor used by the stdout log output and
+// WriteToProtectedStdout(), and points fd 1 at stderr, so stray text lands among the
+// daemon's diagnostics. Call it once at start-up, before threads; later calls return the
+// same descriptor.
+int ProtectStdout();
+// Writes `data` where stdout was before ProtectStdout() (fd 1 if it was never called).
+bool WriteToProtectedStdout(std::string_view data);
+
 class DecisionLog {
  public:
   // Opens the output described by `options`; kIoError when the file cannot be opened.

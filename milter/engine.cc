@@ -6,6 +6,7 @@
 
 #include "common/decision_log.h"
 #include "common/log.h"
+#include "milter/checks/file_name.h"
 
 namespace mailwarden {
 namespace {
@@ -19,7 +20,120 @@ std::string Hostname() {
   return buf;
 }
 
+ContentLimits ContentLimitsOf(const Config& c) {
+  auto n = [&](std::string_view name) { return static_cast<uint64_t>(c.value(name).number); };
+  ContentLimits l;
+  l.mime.max_depth = n("mime.max_depth");
+  l.mime.max_parts = n("mime.max_parts");
+  l.mime.max_header_line_bytes = n("mime.max_header_line_bytes");
+  l.mime.max_header_bytes = n("mime.max_header_bytes");
+  l.mime.max_headers = n("mime.max_headers");
+  l.mime.max_boundary_length = n("mime.max_boundary_length");
+  l.mime.max_kept_part_bytes = n("mime.max_kept_part_bytes");
+  l.mime.max_kept_total_bytes = n("mime.max_kept_total_bytes");
+  l.archive.max_depth = static_cast<int>(n("archive.max_depth"));
+  l.archive.max_members = n("archive.max_members");
+  l.archive.max_total_expanded = n("archive.max_total_expanded");
+  l.archive.max_ratio = n("archive.max_ratio");
+  l.archive.min_expanded_for_ratio = n("archive.min_expanded_for_ratio");
+  l.archive.max_member_bytes_read = n("archive.max_member_bytes_read");
+  l.tnef.max_files = n("tnef.max_files");
+  l.tnef.max_total_bytes = n("tnef.max_total_bytes");
+  return l;
+}
+
+// A finding made by the engine itself (not by a rule's check).
+Finding EngineFinding(std::string rule_id, std::string check, Action action, std::string reason,
+                      nlohmann::json evidence) {
+  Finding f;
+  f.rule_id = std::move(rule_id);
+  f.check = std::move(check);
+  f.action = action;
+  f.smtp_code = action == Action::kTempfail ? 451 : 550;
+  f.enhanced_code = action == Action::kTempfail ? "4.7.1" : "5.7.1";
+  f.reason = std::move(reason);
+  f.evidence = std::move(evidence);
+  return f;
+}
+
+// Attachments logged per message: a message with thousands of parts is refused by the
+// mime limits anyway, and the log line must stay readable.
+constexpr size_t kMaxAttachmentsLogged = 100;
+
+// ECS email.attachments[]: file.* as ECS defines it, and what mailwarden learnt about the
+// part under "mailwarden" (part path, true type, archive summary).
+nlohmann::json AttachmentRecords(const MessageContent& content) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ContentPart& cp : content.parts) {
+    const mime::MimePart& p = cp.part;
+    if (p.is_main_body) continue;
+    if (out.size() == kMaxAttachmentsLogged) break;
+    nlohmann::json file, mw;
+    if (!p.file_name.empty()) {
+      file["name"] = p.file_name;
+      std::string ext = FinalExtension(NormaliseFileName(p.file_name));
+      if (!ext.empty()) file["extension"] = ext;
+    }
+    file["size"] = p.size;
+    // ECS wants the most specific type: what the content is, not what the sender said.
+    file["mime_type"] = p.detected_type.empty() ? p.content_type : p.detected_type;
+    if (p.content_type != file["mime_type"]) mw["declared_type"] = p.content_type;
+    if (!p.sha256.empty()) file["hash"]["sha256"] = p.sha256;
+    mw["part"] = p.path;
+    if (!p.other_name.empty()) mw["content_type_name"] = p.other_name;
+    if (p.true_type != TrueType::kUnknown) mw["true_type"] = TrueTypeName(p.true_type);
+    if (!cp.container.empty()) mw["container"] = cp.container;
+    if (p.in_attached_message) mw["in_attached_message"] = true;
+    if (p.from_uuencode) mw["uuencoded"] = true;
+    if (cp.archive) {
+      const ArchiveListing& a = *cp.archive;
+      mw["archive"] = {{"format", a.format}, {"members", a.members.size()}};
+      if (a.encrypted_entries || a.encrypted_header) mw["archive"]["encrypted"] = true;
+      if (a.document) mw["archive"]["document"] = true;
+      if (a.macro_enabled) mw["archive"]["macro_enabled"] = true;
+      if (a.truncated) mw["archive"]["incomplete"] = true;
+    }
+    out.push_back({{"file", std::move(file)}, {"mailwarden", std::move(mw)}});
+  }
+  return out;
+}
+
 }  // namespace
+
+Engine::Engine(std::shared_ptr<const Config> config, Locality locality)
+    : config_(std::move(config)),
+      locality_(std::move(locality)),
+      content_limits_(ContentLimitsOf(*config_)) {}
+
+std::unique_ptr<Message> Engine::NewMessage(Envelope envelope) const {
+  return std::make_unique<Message>(std::move(envelope), content_limits_);
+}
+
+void Engine::IncompleteContentFindings(const MessageContent& content,
+                                       std::vector<Finding>* out) const {
+  // One finding per kind is enough for the reply; the evidence lists them all.
+  if (!content.limit_hits.empty()) {
+    const ContentLimitHit& first = content.limit_hits.front();
+    nlohmann::json hits = nlohmann::json::array();
+    for (const ContentLimitHit& h : content.limit_hits) {
+      hits.push_back({{"limit", h.name}, {"value", h.value}, {"part", h.where}});
+    }
+    out->push_back(EngineFinding(
+        "mime-limits", "on_limit_exceeded", config_->value("mime.on_limit_exceeded").action,
+        "message exceeds the limit " + first.name + " (" + std::to_string(first.value) +
+            ") at part " + first.where + " and cannot be fully checked",
+        {{"limits", std::move(hits)}}));
+  }
+  if (!content.damaged.empty()) {
+    nlohmann::json parts = nlohmann::json::array();
+    for (const std::string& p : content.damaged) parts.push_back(p);
+    out->push_back(EngineFinding(
+        "mime-damaged", "on_damaged", config_->value("mime.on_damaged").action,
+        "attachment at part " + content.damaged.front() +
+            " is a damaged archive or TNEF stream and cannot be fully checked",
+        {{"parts", std::move(parts)}}));
+  }
+}
 
 std::string_view StageName(Stage stage) { return stage == Stage::kMailFrom ? "mail_from" : "eom"; }
 
@@ -141,8 +255,9 @@ Verdict Engine::AtMailFrom(const Envelope& envelope) const {
   return Decide(std::move(findings));
 }
 
-Verdict Engine::AtEndOfMessage(const Message& message) const {
+Verdict Engine::AtEndOfMessage(Message& message) const {
   std::vector<Finding> findings;
+  message.FinishContent();
   ScopeInput in = ScopeOf(message.envelope());
   Direction direction = locality_.Classify(in);
   for (const auto& [check, scope] : checks_) {
@@ -155,6 +270,9 @@ Verdict Engine::AtEndOfMessage(const Message& message) const {
     }
     if (!s.ok()) findings.push_back(FailureFinding(*check, s));
   }
+  // After the rules: on equal actions the first finding decides, and a rule's reason
+  // ("executable found") tells the sender more than "could not check everything".
+  IncompleteContentFindings(message.content(), &findings);
   Verdict v = Decide(std::move(findings));
   if (v.action == Action::kTag || v.action == Action::kQuarantine || v.action == Action::kAccept) {
     std::string rules;
@@ -201,6 +319,10 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
   // Before RCPT (a refusal at MAIL FROM) there are no recipients to judge a direction by.
   if (!env.recipients.empty()) {
     email["direction"] = DirectionName(DirectionOf(env));
+  }
+  if (stage == Stage::kEndOfMessage) {
+    nlohmann::json attachments = AttachmentRecords(message.content());
+    if (!attachments.empty()) email["attachments"] = std::move(attachments);
   }
   r["email"] = std::move(email);
   if (!env.client_addr.empty()) r["source"]["ip"] = env.client_addr;

@@ -58,10 +58,16 @@ class Engine {
 
   const Config& config() const { return *config_; }
 
+  // A message to feed, with this configuration's content limits (mime.*, archive.*, tnef.*).
+  std::unique_ptr<Message> NewMessage(Envelope envelope) const;
+  const ContentLimits& content_limits() const { return content_limits_; }
+
   // At MAIL FROM. An accept verdict means "go on", not "deliver".
   Verdict AtMailFrom(const Envelope& envelope) const;
-  // At end of message: the final verdict.
-  Verdict AtEndOfMessage(const Message& message) const;
+  // At end of message: finishes the message's content (Message::FinishContent) and gives
+  // the final verdict. Content that could not be fully inspected (a limit hit, a damaged
+  // container) is a finding of its own, per mime.on_limit_exceeded and mime.on_damaged.
+  Verdict AtEndOfMessage(Message& message) const;
 
   // The decision-log record for `verdict`. `message` may lack a body at kMailFrom.
   nlohmann::json DecisionRecord(const Message& message, const Verdict& verdict, Stage stage) const;
@@ -69,12 +75,13 @@ class Engine {
   bool ShouldLog(const Verdict& verdict) const;
 
  private:
-  Engine(std::shared_ptr<const Config> config, Locality locality)
-      : config_(std::move(config)), locality_(std::move(locality)) {}
+  Engine(std::shared_ptr<const Config> config, Locality locality);
   // Turns findings into a verdict; `failures` are findings made from checks that failed.
   Verdict Decide(std::vector<Finding> findings) const;
   // A finding for a check that could not do its job, per the configured failure mode.
   Finding FailureFinding(const Check& check, const Status& status) const;
+  // Findings for content that could not be fully inspected.
+  void IncompleteContentFindings(const MessageContent& content, std::vector<Finding>* out) const;
 
   // A check with the scope (`when:` / `except:`) of its rule.
   struct ScopedCheck {
@@ -88,6 +95,7 @@ class Engine {
 
   std::shared_ptr<const Config> config_;
   Locality locality_;
+  ContentLimits content_limits_;
   std::vector<ScopedCheck> checks_;
 };
 

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,8 +102,9 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
   env.recipients = o.rcpts;
   env.queue_id = "TEST";
   if (!o.size.empty()) env.announced_size = std::strtoull(o.size.c_str(), nullptr, 10);
-  Message message(env);
   const Engine& e = **engine;
+  std::unique_ptr<Message> owned = e.NewMessage(env);
+  Message& message = *owned;
   Verdict v = e.AtMailFrom(message.envelope());
   Stage stage = Stage::kMailFrom;
   if (v.action != Action::kReject && v.action != Action::kTempfail) {
@@ -113,13 +115,15 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
     v = e.AtEndOfMessage(message);
     stage = Stage::kEndOfMessage;
   }
-  std::cout << "verdict: " << ActionName(v.action);
-  if (!v.ReplyLine().empty()) std::cout << " " << v.ReplyLine();
-  if (v.action == Action::kQuarantine) std::cout << " (" << v.text << ")";
-  std::cout << "\n";
+  std::ostringstream out;
+  out << "verdict: " << ActionName(v.action);
+  if (!v.ReplyLine().empty()) out << " " << v.ReplyLine();
+  if (v.action == Action::kQuarantine) out << " (" << v.text << ")";
+  out << "\n";
   for (const HeaderField& h : v.add_headers)
-    std::cout << "add header: " << h.name << ": " << h.value << "\n";
-  std::cout << e.DecisionRecord(message, v, stage).dump() << "\n";
+    out << "add header: " << h.name << ": " << h.value << "\n";
+  out << e.DecisionRecord(message, v, stage).dump() << "\n";
+  WriteToProtectedStdout(out.str());
   switch (v.action) {
     case Action::kAccept:
     case Action::kTag:
@@ -259,6 +263,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   BlockDaemonSignals();
+  // From here on, only decision lines and --test output reach the real stdout.
+  if (!o.check_config) ProtectStdout();
   auto config = LoadWithOverrides(o);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";

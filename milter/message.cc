@@ -12,7 +12,19 @@ void Message::AddHeader(std::string name, std::string value) {
     if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) ++bare_newlines;
   }
   header_bytes_ += name.size() + 2 + value.size() + bare_newlines + 2;
+  if (reader_) reader_->AddHeader(name, value);
   headers_.push_back({std::move(name), std::move(value)});
+}
+
+void Message::AppendBody(std::string_view chunk) {
+  body_bytes_ += chunk.size();
+  if (reader_) reader_->AddBody(chunk);
+}
+
+void Message::FinishContent() {
+  if (!reader_) return;
+  content_ = reader_->Finish();
+  reader_.reset();
 }
 
 const HeaderField* Message::FindHeader(std::string_view name) const {

@@ -1,18 +1,22 @@
 // The message model: what the milter knows about one message, independent of libmilter.
 //
 // An Envelope is filled from the SMTP dialogue (or from the command line in --test mode);
-// a Message adds the header fields and the body as they arrive. Checks read a Message and
-// never change it. A Message belongs to one connection's thread; not thread-safe.
+// a Message adds the header fields and the body as they arrive, streaming them through a
+// ContentReader (content.h); FinishContent() at end of message makes content() available.
+// Checks read a finished Message and never change it. A Message belongs to one connection's
+// thread; not thread-safe.
 #ifndef MAILWARDEN_MILTER_MESSAGE_H_
 #define MAILWARDEN_MILTER_MESSAGE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/rule_scope.h"
+#include "milter/content.h"
 
 namespace mailwarden {
 
@@ -36,14 +40,20 @@ struct HeaderField {
 
 class Message {
  public:
-  explicit Message(Envelope envelope) : envelope_(std::move(envelope)) {}
+  explicit Message(Envelope envelope, ContentLimits limits = {})
+      : envelope_(std::move(envelope)), reader_(std::make_unique<ContentReader>(limits)) {}
 
   const Envelope& envelope() const { return envelope_; }
   Envelope& mutable_envelope() { return envelope_; }
 
   void AddHeader(std::string name, std::string value);
-  // Counts body bytes as they arrive; the body itself is kept only by consumers that need it.
-  void AppendBody(std::string_view chunk) { body_bytes_ += chunk.size(); }
+  // Body bytes as they arrive; they are parsed on the fly, never kept whole.
+  void AppendBody(std::string_view chunk);
+  // Ends the content: parses what is left, opens archives and TNEF parts. Idempotent; the
+  // engine calls it at end of message.
+  void FinishContent();
+  // The content; empty until FinishContent().
+  const MessageContent& content() const { return content_; }
 
   const std::vector<HeaderField>& headers() const { return headers_; }
   // The first header field named `name` (case-insensitive), or nullptr.
@@ -59,6 +69,8 @@ class Message {
   std::vector<HeaderField> headers_;
   uint64_t header_bytes_ = 0;
   uint64_t body_bytes_ = 0;
+  std::unique_ptr<ContentReader> reader_;  // null once finished
+  MessageContent content_;
 };
 
 // The envelope as rule scopes and direction see it (views into `envelope`).

@@ -203,7 +203,7 @@ sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
       return Draining(ctx);
     }
     c->engine = g_services->engine();
-    c->message = std::make_unique<Message>(std::move(env));
+    c->message = c->engine->NewMessage(std::move(env));
     // Without an SMTP dialogue (env.smtp false) there is nothing to refuse before end of
     // message: Postfix treats a non_smtpd milter's early refusal as a configuration error.
     if (!c->message->envelope().smtp) return SMFIS_CONTINUE;

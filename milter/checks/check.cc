@@ -1,5 +1,9 @@
 #include "milter/checks/check.h"
 
+#include "milter/checks/attachment_size.h"
+#include "milter/checks/encrypted_archive.h"
+#include "milter/checks/executable.h"
+#include "milter/checks/macro_document.h"
 #include "milter/checks/message_size.h"
 
 namespace mailwarden {
@@ -20,6 +24,16 @@ Finding Check::MakeFinding(std::string check, int smtp_code, std::string enhance
 Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule) {
   if (rule.check == "message_size") {
     return std::unique_ptr<Check>(std::make_unique<MessageSizeCheck>(rule));
+  }
+  if (rule.check == "attachment_size") {
+    return std::unique_ptr<Check>(std::make_unique<AttachmentSizeCheck>(rule));
+  }
+  if (rule.check == "executable") return ExecutableCheck::Create(rule);
+  if (rule.check == "encrypted_archive") {
+    return std::unique_ptr<Check>(std::make_unique<EncryptedArchiveCheck>(rule));
+  }
+  if (rule.check == "macro_document") {
+    return std::unique_ptr<Check>(std::make_unique<MacroDocumentCheck>(rule));
   }
   return Status::InvalidArgument(rule.where.ToString() + ": check '" + rule.check +
                                  "' is not run by the milter");

@@ -71,4 +71,23 @@ std::string FinalExtension(std::string_view normalised) {
   return std::string(normalised.substr(dot + 1));
 }
 
+std::string ReplySafeName(std::string_view name, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c >= 0x80) {
+      // One '?' per UTF-8 character, not per byte.
+      while (i + 1 < name.size() && (static_cast<unsigned char>(name[i + 1]) & 0xC0) == 0x80) ++i;
+      out.push_back('?');
+    } else {
+      out.push_back(c < 0x20 || c == 0x7F || c == '"' ? '?' : static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 }  // namespace mailwarden

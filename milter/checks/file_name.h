@@ -20,6 +20,9 @@ namespace mailwarden {
 std::string NormaliseFileName(std::string_view utf8_name);
 // "" when the normalised name has no dot, or ends in one.
 std::string FinalExtension(std::string_view normalised_name);
+// `name` as it may appear in an SMTP reply: printable ASCII only (other bytes become '?'),
+// at most `max` bytes ("..." marks a cut). The decision log keeps the exact UTF-8 name.
+std::string ReplySafeName(std::string_view name, size_t max = 80);
 
 }  // namespace mailwarden
 

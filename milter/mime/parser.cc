@@ -21,6 +21,7 @@
 #include <cctype>
 
 #include "milter/mime/header_words.h"
+#include "milter/mime/magic_type.h"
 
 namespace mailwarden::mime {
 namespace {
@@ -45,10 +46,13 @@ std::string ParentPath(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash);
 }
 
-// Decoded bytes of one leaf go here: size, SHA-256 and (when asked) the bytes themselves.
+// Decoded bytes of one leaf go here: size, SHA-256, true type and (when asked) the bytes
+// themselves. The first kTrueTypeSniffBytes bytes are held back until the true type is known,
+// so the keep decision can look at the content rather than at what the sender declared.
 class LeafSink {
  public:
-  LeafSink(size_t index, bool keep) : index_(index), keep_(keep), sha_(EVP_MD_CTX_new()) {
+  LeafSink(size_t index, const MimeParser::KeepPredicate* keep)
+      : index_(index), keep_(keep), sha_(EVP_MD_CTX_new()) {
     if (sha_ && EVP_DigestInit_ex(sha_.get(), EVP_sha256(), nullptr) != 1) sha_.reset();
   }
   size_t index() const { return index_; }
@@ -58,19 +62,20 @@ class LeafSink {
     if (bytes.empty()) return;
     part->size += bytes.size();
     if (sha_) EVP_DigestUpdate(sha_.get(), bytes.data(), bytes.size());
-    if (!keep_ || part->truncated) return;
-    size_t room = cap - std::min(cap, part->content.size());
-    room = static_cast<size_t>(std::min<uint64_t>(room, *total_room));
-    if (bytes.size() > room) {
-      bytes = bytes.substr(0, room);
-      part->truncated = true;
+    if (!decided_) {
+      size_t take = std::min(bytes.size(), kTrueTypeSniffBytes - head_.size());
+      head_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      if (head_.size() < kTrueTypeSniffBytes) return;
+      Decide(cap, total_room, part);
     }
-    part->content.append(bytes);
-    *total_room -= bytes.size();
+    Keep(bytes, cap, total_room, part);
   }
 
-  // Stores the hex digest; "" if OpenSSL could not allocate a context.
-  void Close(MimePart* part) {
+  // Decides on a part shorter than the sniff window and stores the hex digest ("" if
+  // OpenSSL could not allocate a context).
+  void Close(size_t cap, uint64_t* total_room, MimePart* part) {
+    if (!decided_) Decide(cap, total_room, part);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (!sha_ || EVP_DigestFinal_ex(sha_.get(), md, &len) != 1) return;
@@ -83,9 +88,33 @@ class LeafSink {
   }
 
  private:
+  void Decide(size_t cap, uint64_t* total_room, MimePart* part) {
+    decided_ = true;
+    part->true_type = SniffTrueType(head_);
+    // The message's own text is known to be text; libmagic is for what was attached.
+    if (!part->is_main_body) part->detected_type = DetectMimeType(head_);
+    part->kept = *keep_ && (*keep_)(*part, head_);
+    Keep(head_, cap, total_room, part);
+    std::string().swap(head_);
+  }
+
+  void Keep(std::string_view bytes, size_t cap, uint64_t* total_room, MimePart* part) {
+    if (!part->kept || part->truncated || bytes.empty()) return;
+    size_t room = cap - std::min(cap, part->content.size());
+    room = static_cast<size_t>(std::min<uint64_t>(room, *total_room));
+    if (bytes.size() > room) {
+      bytes = bytes.substr(0, room);
+      part->truncated = true;
+    }
+    part->content.append(bytes);
+    *total_room -= bytes.size();
+  }
+
   size_t index_;
-  bool keep_;
+  const MimeParser::KeepPredicate* keep_;
   EvpCtxPtr sha_;
+  bool decided_ = false;
+  std::string head_;
 };
 
 }  // namespace
@@ -175,7 +204,11 @@ class MimeParserImpl {
     int children = 0;
     bool closed = false;  // its close delimiter was seen: the epilogue follows
     bool digest = false;  // multipart/digest: children default to message/rfc822
+    bool alternative = false;  // multipart/alternative or multipart/related
     bool in_message = false;
+    // Index in out_.leaves_ of the provisional leaf reading the preamble, or npos once a
+    // delimiter was seen (see StartPreamble).
+    size_t preamble_leaf = std::string::npos;
   };
 
   // The entity whose header section is being read.
@@ -345,6 +378,7 @@ class MimeParserImpl {
       FinishField();
       BeginEntityBody();
     }
+    const size_t eol_before = pending_eol_.size();
     if (mode_ == Mode::kLeafBody) EndLeaf();  // the line end before the boundary is not content
     pending_eol_.clear();
     held_cr_ = false;
@@ -353,6 +387,7 @@ class MimeParserImpl {
       frames_.pop_back();
     }
     Frame& f = frames_[frame];
+    if (f.preamble_leaf != std::string::npos) DiscardPreamble(&f, eol_before);
     if (close) {
       f.closed = true;
       mode_ = Mode::kIgnore;  // epilogue
@@ -363,6 +398,42 @@ class MimeParserImpl {
     f.closed = false;
     ++f.children;
     NewEntity(f.path + "/" + std::to_string(f.children), f.depth + 1, f.in_message, f.digest);
+  }
+
+  // A multipart's preamble is read as a provisional text leaf "P/1". If a delimiter of the
+  // multipart follows, the preamble was only the usual "This is a multi-part message" note
+  // and the leaf is discarded. If none ever does (the boundary parameter and the delimiter
+  // lines disagree, a trick as well as a bug), the multipart's whole body stays reported as
+  // that leaf, so no content escapes the checks by hiding behind an unused boundary.
+  void StartPreamble() {
+    Frame& f = frames_.back();
+    MimePart part;
+    part.path = f.path + "/1";
+    part.content_type = "text/plain";
+    part.depth = f.depth + 1;
+    part.in_attached_message = f.in_message;
+    out_.leaves_.push_back(std::move(part));
+    f.preamble_leaf = out_.leaves_.size() - 1;
+    leaf_ = std::make_unique<ActiveLeaf>(ActiveLeaf{MakeDecoder(TransferEncoding::kIdentity),
+                                                    LeafSink(f.preamble_leaf, &keep_),
+                                                    true,
+                                                    {},
+                                                    {},
+                                                    false,
+                                                    0});
+    mode_ = Mode::kLeafBody;
+  }
+
+  // The first delimiter of `f` arrived: its preamble leaf (already ended by OnBoundary) and
+  // any file uuencoded in it are dropped; their bytes (and the line end before the
+  // delimiter, `eol_bytes`) count as ignored.
+  void DiscardPreamble(Frame* f, size_t eol_bytes) {
+    out_.ignored_bytes_ += out_.leaves_[f->preamble_leaf].size + eol_bytes;
+    for (size_t i = f->preamble_leaf; i < out_.leaves_.size(); ++i) {
+      kept_room_ += out_.leaves_[i].content.size();
+    }
+    out_.leaves_.resize(f->preamble_leaf);
+    f->preamble_leaf = std::string::npos;
   }
 
   // --- header section ---------------------------------------------------------------------
@@ -482,9 +553,10 @@ class MimeParserImpl {
         f.path = entity_.path;
         f.depth = entity_.depth;
         f.digest = type == "multipart/digest";
+        f.alternative = type == "multipart/alternative" || type == "multipart/related";
         f.in_message = entity_.in_message;
         frames_.push_back(std::move(f));
-        mode_ = Mode::kIgnore;  // preamble
+        StartPreamble();
         return;
       }
     } else if ((type == "message/rfc822" || type == "message/global") &&
@@ -526,7 +598,10 @@ class MimeParserImpl {
     if (!main_found_) {
       main_found_ = true;
       (plain ? main_plain_ : main_html_) = true;
-      main_group_ = ParentPath(p.path);
+      // Only an alternative or related group holds a second rendering of the body; in a
+      // mixed group every further text part is an attachment, however large.
+      bool grouped = !frames_.empty() && frames_.back().multipart && frames_.back().alternative;
+      main_group_ = grouped ? ParentPath(p.path) : std::string();
       return true;
     }
     bool& seen = plain ? main_plain_ : main_html_;
@@ -548,16 +623,20 @@ class MimeParserImpl {
     ParameterizedHeader cd = ParseParameterizedHeader(entity_.disposition);
     part.disposition = cd.value;
     part.file_name = cd.DecodedValue("filename");
-    if (part.file_name.empty()) part.file_name = ct.DecodedValue("name");
+    std::string type_name = ct.DecodedValue("name");
+    if (part.file_name.empty()) {
+      part.file_name = std::move(type_name);
+    } else if (type_name != part.file_name) {
+      part.other_name = std::move(type_name);  // clients differ in which one they save under
+    }
     part.transfer_encoding = encoding;
     part.depth = entity_.depth;
     part.in_attached_message = entity_.in_message;
     part.is_main_body = IsMainBody(part);
-    part.kept = keep_ && keep_(part);
     out_.leaves_.push_back(std::move(part));
     const MimePart& stored = out_.leaves_.back();
     leaf_ = std::make_unique<ActiveLeaf>(ActiveLeaf{MakeDecoder(encoding),
-                                                    LeafSink(out_.leaves_.size() - 1, stored.kept),
+                                                    LeafSink(out_.leaves_.size() - 1, &keep_),
                                                     false,
                                                     {},
                                                     {},
@@ -644,16 +723,17 @@ class MimeParserImpl {
     part.depth = parent.depth + 1;
     part.in_attached_message = parent.in_attached_message;
     part.from_uuencode = true;
-    part.kept = keep_ && keep_(part);
     out_.max_depth_seen_ = std::max(out_.max_depth_seen_, part.depth);
-    bool kept = part.kept;
     out_.leaves_.push_back(std::move(part));
-    leaf.uu_child = std::make_unique<LeafSink>(out_.leaves_.size() - 1, kept);
+    leaf.uu_child = std::make_unique<LeafSink>(out_.leaves_.size() - 1, &keep_);
   }
 
   void EndUuChild() {
     ActiveLeaf& leaf = *leaf_;
-    if (leaf.uu_child) leaf.uu_child->Close(&out_.leaves_[leaf.uu_child->index()]);
+    if (leaf.uu_child) {
+      leaf.uu_child->Close(limits_.max_kept_part_bytes, &kept_room_,
+                           &out_.leaves_[leaf.uu_child->index()]);
+    }
     leaf.uu_child.reset();
     leaf.uu_child_skipped = false;
   }
@@ -671,7 +751,7 @@ class MimeParserImpl {
       }
       EndUuChild();  // a file without "end" ends with its text part
     }
-    leaf_->sink.Close(&out_.leaves_[leaf_->sink.index()]);
+    leaf_->sink.Close(limits_.max_kept_part_bytes, &kept_room_, &out_.leaves_[leaf_->sink.index()]);
     leaf_.reset();
     mode_ = Mode::kIgnore;
   }
@@ -716,6 +796,19 @@ void MimeParser::AddBody(std::string_view chunk) { impl_->AddBody(chunk); }
 void MimeParser::AddRaw(std::string_view chunk) { impl_->AddRaw(chunk); }
 MimeStructure MimeParser::Finish() { return impl_->Finish(); }
 
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
 std::string DescribeForTest(const MimeStructure& s) {
   std::string out;
   for (const MimePart& p : s.leaves()) {
@@ -728,6 +821,7 @@ std::string DescribeForTest(const MimeStructure& s) {
     if (p.in_attached_message) out += " attached-message";
     if (p.from_uuencode) out += " uuencoded";
     if (p.truncated) out += " truncated";
+    if (p.true_type != TrueType::kUnknown) out += " true_type=" + std::string(TrueTypeName(p.true_type));
     out += "\n";
   }
   for (const LimitHit& h : s.limit_hits()) {

@@ -4,8 +4,10 @@
 // with folded lines joined by "\n"), then body chunks of any size, then Finish(); or, for
 // files and tests, the raw message text through AddRaw(). Nothing is re-parsed and the body
 // is never buffered whole: each leaf part is decoded incrementally (base64, quoted-printable,
-// uuencode), hashed (SHA-256) and measured as its bytes arrive, and its decoded bytes are
-// kept only when the caller's KeepPredicate asks for them, up to
+// uuencode), hashed (SHA-256), measured and typed by content (true_type.h) as its bytes
+// arrive, and its decoded bytes are kept only when the caller's KeepPredicate asks for them
+// (it is asked once the first kTrueTypeSniffBytes bytes are known, so the answer can rest on
+// the content rather than on what the sender declared), up to
 // MimeLimits::max_kept_part_bytes per part and max_kept_total_bytes per message (a cut part
 // is flagged `truncated`; that is not a LimitHit: its size and hash stay exact). Multiparts nest to
 // any depth up to MimeLimits::max_depth (a stack of boundaries: a part ends when the boundary of
@@ -35,6 +37,7 @@
 #include <vector>
 
 #include "milter/mime/decoders.h"
+#include "milter/mime/true_type.h"
 
 namespace mailwarden::mime {
 
@@ -65,6 +68,7 @@ struct MimePart {
   std::string charset;       // lower-case, "" when not declared
   std::string disposition;   // "inline", "attachment", ... lower-case; "" when absent
   std::string file_name;     // UTF-8: Content-Disposition filename, else Content-Type name
+  std::string other_name;    // the Content-Type name when both are given and differ; else ""
   TransferEncoding transfer_encoding = TransferEncoding::kIdentity;
   int depth = 0;                     // containers above it (the message's own body: 0)
   bool is_main_body = false;         // the message's text/plain or text/html body (not attachments)
@@ -72,6 +76,8 @@ struct MimePart {
   bool from_uuencode = false;        // a file found uuencoded in a text body
   uint64_t size = 0;                 // decoded bytes
   std::string sha256;                // lower-case hex of the decoded bytes
+  TrueType true_type = TrueType::kUnknown;  // by content, whatever the name and type say
+  std::string detected_type;  // libmagic's MIME type of the content; "" for the main body
   bool kept = false;                 // the KeepPredicate asked for the content
   bool truncated = false;            // kept, but cut at max_kept_part_bytes
   std::string content;               // decoded bytes when kept
@@ -81,6 +87,8 @@ class MimeStructure {
  public:
   // In the order the parts started in the message.
   const std::vector<MimePart>& leaves() const { return leaves_; }
+  // Moves the leaves out (their kept content included); leaves() is empty afterwards.
+  std::vector<MimePart> TakeLeaves() { return std::move(leaves_); }
   const std::vector<LimitHit>& limit_hits() const { return limit_hits_; }
   // The hit named `name`, or nullptr.
   const LimitHit* FindLimitHit(std::string_view name) const;
@@ -104,9 +112,10 @@ class MimeStructure {
 
 class MimeParser {
  public:
-  // Asked once per leaf, when its headers are known (content, size and hash are not yet):
-  // true keeps its decoded bytes.
-  using KeepPredicate = std::function<bool(const MimePart&)>;
+  // Asked once per leaf, when its first kTrueTypeSniffBytes decoded bytes are known (or the
+  // leaf ended sooner): `part` has its headers and true_type, `head` holds those first bytes
+  // (size and hash are not final yet). True keeps the leaf's decoded bytes.
+  using KeepPredicate = std::function<bool(const MimePart& part, std::string_view head)>;
 
   explicit MimeParser(MimeLimits limits = {}, KeepPredicate keep = {});
   ~MimeParser();
@@ -125,6 +134,9 @@ class MimeParser {
  private:
   std::unique_ptr<MimeParserImpl> impl_;
 };
+
+// Lower-case hex SHA-256 of `bytes` ("" if OpenSSL cannot allocate), as MimePart::sha256.
+std::string Sha256Hex(std::string_view bytes);
 
 // A stable text rendering for golden tests: one line per leaf (path, type, name, size,
 // SHA-256 prefix, flags), then one line per limit hit, then the counts.

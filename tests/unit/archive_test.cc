@@ -20,12 +20,7 @@ namespace {
 
 const char kClamDir[] = "/usr/share/clamav-testfiles";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using testing::ReadFile;
 
 // Generates the archives python builds best: nested zips, a bomb, office documents.
 const char kGenerator[] = R"PY(

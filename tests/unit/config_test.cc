@@ -42,7 +42,7 @@ TEST(Config, LoadsShippedFilesInTheirInstalledLayout) {
   TempDir dir;
   std::filesystem::copy_file(MW_SOURCE_DIR "/conf/mailwarden.yaml", dir.Path("mailwarden.yaml"));
   std::filesystem::create_directories(dir.Path("rules"));
-  std::filesystem::copy_file(MW_SOURCE_DIR "/rules/default.yaml", dir.Path("rules/default.yaml"));
+  std::filesystem::copy(MW_SOURCE_DIR "/rules", dir.Path("rules"));
   auto config = LoadConfig(dir.Path("mailwarden.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ((*config)->milter.socket, "inet:127.0.0.1:8891");

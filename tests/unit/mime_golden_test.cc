@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "milter/mime/parser.h"
+#include "tests/unit/test_files.h"
 
 namespace mailwarden::mime {
 namespace {
@@ -28,12 +29,7 @@ MimeLimits GoldenLimits() {
   return limits;
 }
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFile(const fs::path& p) { return testing::ReadFile(p.string()); }
 
 std::string Parse(const std::string& eml, size_t chunk) {
   MimeParser parser(GoldenLimits());

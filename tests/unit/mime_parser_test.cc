@@ -32,7 +32,7 @@ MimeStructure ParseRaw(std::string_view eml, MimeLimits limits = {},
 }
 
 TEST(MimeParserTest, MultipartLeavesPathsSizesAndBodies) {
-  auto keep_all = [](const MimePart&) { return true; };
+  auto keep_all = [](const MimePart&, std::string_view) { return true; };
   MimeStructure s = ParseRaw(kMixed, {}, keep_all);
   ASSERT_EQ(s.leaves().size(), 2u);
   const MimePart& text = s.leaves()[0];
@@ -101,7 +101,7 @@ TEST(MimeParserTest, KeptBytesAreCappedAndFlagged) {
   MimeLimits limits;
   limits.max_kept_part_bytes = 3;
   MimeStructure s =
-      ParseRaw(kMixed, limits, [](const MimePart& p) { return p.content_type != "text/plain"; });
+      ParseRaw(kMixed, limits, [](const MimePart& p, std::string_view) { return p.content_type != "text/plain"; });
   EXPECT_FALSE(s.leaves()[0].kept);
   EXPECT_EQ(s.leaves()[0].content, "");
   EXPECT_TRUE(s.leaves()[1].kept);
@@ -113,7 +113,7 @@ TEST(MimeParserTest, KeptBytesAreCappedAndFlagged) {
 TEST(MimeParserTest, TotalKeptBytesAreCapped) {
   MimeLimits limits;
   limits.max_kept_total_bytes = 7;
-  MimeStructure s = ParseRaw(kMixed, limits, [](const MimePart&) { return true; });
+  MimeStructure s = ParseRaw(kMixed, limits, [](const MimePart&, std::string_view) { return true; });
   EXPECT_EQ(s.leaves()[0].content, "Hello");
   EXPECT_FALSE(s.leaves()[0].truncated);
   EXPECT_EQ(s.leaves()[1].content, std::string("\0\1", 2));
@@ -216,10 +216,20 @@ TEST(MimeParserTest, NulBytesAndBrokenBoundaries) {
   ASSERT_EQ(s.leaves().size(), 1u);
   EXPECT_EQ(s.leaves()[0].size, 3u);
 
-  // Boundary declared, never used: no leaves, one unclosed multipart, body ignored.
-  s = ParseRaw("Content-Type: multipart/mixed; boundary=b\n\nno parts here\n");
-  EXPECT_TRUE(s.leaves().empty());
+  // Boundary declared, never used: the body is reported as one text leaf, so nothing
+  // escapes the checks behind a boundary that does not match its delimiter lines.
+  s = ParseRaw("Content-Type: multipart/mixed; boundary=b\n\nno parts here\n--c\n");
+  ASSERT_EQ(s.leaves().size(), 1u);
+  EXPECT_EQ(s.leaves()[0].path, "1/1");
+  EXPECT_EQ(s.leaves()[0].content_type, "text/plain");
+  EXPECT_EQ(s.leaves()[0].size, std::string("no parts here\n--c\n").size());
   EXPECT_EQ(s.unclosed_multiparts(), 1u);
+
+  // A preamble before the first delimiter is not a part; a file uuencoded in it neither.
+  s = ParseRaw("Content-Type: multipart/mixed; boundary=b\n\nThis is MIME.\n"
+               "begin 644 a.exe\n#04)#\n`\nend\n--b\n\nbody\n--b--\n");
+  ASSERT_EQ(s.leaves().size(), 1u);
+  EXPECT_EQ(s.leaves()[0].size, 4u);
   EXPECT_GT(s.ignored_bytes(), 0u);
 
   // No boundary parameter: the multipart is an opaque leaf.

@@ -5,6 +5,7 @@ mw_unit_test(mime_test
   ${CMAKE_CURRENT_LIST_DIR}/mime_header_words_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mime_parser_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mime_golden_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/tnef_test.cc
 )
 target_link_libraries(mime_test PRIVATE mw_mime)
 target_compile_definitions(mime_test PRIVATE MW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
