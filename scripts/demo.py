@@ -34,6 +34,9 @@ DEMO_RULES = [mwlab.sender_blocklist_rule([BLOCKED, "@spam.example"],
                                           rule_id="demo-sender-blocklist")]
 BIG_SIZE = 20 * 1024 * 1024    # 20 MiB -> ~28 MB base64 on the wire: over the 25MiB rule
 DECLARED_SIZE = 30_000_000
+# Real executables inside containers, from Debian's clamav-testfiles.
+CLAM_EXE = "/usr/share/clamav-testfiles/clam.exe"
+CLAM_ZIP = "/usr/share/clamav-testfiles/clam.zip"
 
 
 def pick_port(wanted: int) -> int:
@@ -85,6 +88,12 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
          f"python3 -c {shlex.quote(size_probe)}"),
         ("a blocklisted sender -> 550 5.7.1 at RCPT TO",
          f"swaks {server} --from {BLOCKED} --to {RCPT}"),
+        ("an executable inside a zip (ClamAV's test file) -> 550 5.7.1 naming clam.exe and "
+         "its part path",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach @{CLAM_ZIP}"),
+        ("the same executable renamed invoice.pdf -> 550 5.7.1 (content is pe)",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-type application/pdf "
+         f"--attach-name invoice.pdf --attach @{CLAM_EXE}"),
     ]
 
 
@@ -124,7 +133,7 @@ def banner(lab: mwlab.Lab, big: Path) -> str:
 
 
 def self_check(lab: mwlab.Lab, big: Path) -> bool:
-    """The three scenarios of the banner, run here: True if each got the expected answer."""
+    """The scenarios of the banner, run here: True if each got the expected answer."""
     checks = []
     r = lab.send(CLEAN_FROM, RCPT)
     checks.append(("clean message accepted", r.accepted, r))
@@ -138,6 +147,14 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
     r = lab.send(BLOCKED, RCPT)
     checks.append(("blocklisted sender refused 5.7.1 at RCPT",
                    r.stage == "rcpt" and r.reply and r.reply.enhanced == "5.7.1", r))
+    r = lab.send(CLEAN_FROM, RCPT, attach=[Path(CLAM_ZIP)])
+    checks.append(("executable in a zip refused 550 5.7.1",
+                   r.stage == "dot" and r.reply and r.reply.code == 550
+                   and "clam.exe" in r.reply.text, r))
+    r = lab.send(CLEAN_FROM, RCPT, attach=[("invoice.pdf", Path(CLAM_EXE), "application/pdf")])
+    checks.append(("renamed executable refused 550 5.7.1",
+                   r.stage == "dot" and r.reply and r.reply.code == 550
+                   and "content is pe" in r.reply.text, r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
