@@ -67,7 +67,8 @@ constexpr Param kConfigParams[] = {
      "MIME entities (leaves and containers) in one message"},
     {"mime.on_damaged", ParamType::kAction, "reject", 0, 0,
      "verdict when an attached archive or TNEF stream is damaged and cannot be read to its "
-     "end (550 5.7.1): what it hides cannot be checked"},
+     "end, or holds members compressed in a way not decoded here (ARJ) (550 5.7.1): what it "
+     "hides cannot be checked"},
     {"mime.on_limit_exceeded", ParamType::kAction, "reject", 0, 0,
      "verdict when a message exceeds a mime.*, archive.* or tnef.* limit (550 5.7.1 naming "
      "the limit): the rest of it cannot be checked"},

@@ -1,5 +1,7 @@
 #include "milter/content.h"
 
+#include <malloc.h>
+
 #include "milter/mime/magic_type.h"
 #include "milter/mime/true_type.h"
 
@@ -39,7 +41,11 @@ void ListIfArchive(ContentPart* cp, const ArchiveLimits& limits, MessageContent*
   for (const ArchiveLimitHit& hit : listing->limit_hits) {
     out->limit_hits.push_back({"archive." + hit.name, hit.value, p.path + ":" + hit.member_path});
   }
-  if (listing->truncated && listing->limit_hits.empty()) out->damaged.push_back(p.path);
+  // Damaged, or holding members whose compression is not decoded here (ARJ): either way
+  // some content was not judged, which mime.on_damaged decides about.
+  if ((listing->truncated && listing->limit_hits.empty()) || listing->unread_members > 0) {
+    out->damaged.push_back(p.path);
+  }
   cp->archive = std::move(listing).value();
 }
 
@@ -168,6 +174,11 @@ void Unpack(mime::MimeStructure structure, const ContentLimits& limits, int nest
 }
 
 }  // namespace
+
+void TuneAllocatorForContent() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
 
 bool NeedsUnpacking(std::string_view head) {
   return LooksLikeTnef(head) || LooksLikeArchive(head);

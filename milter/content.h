@@ -65,8 +65,8 @@ struct ContentLimitHit {
 struct MessageContent {
   std::vector<ContentPart> parts;  // MIME leaves in message order, TNEF files after their part
   std::vector<ContentLimitHit> limit_hits;
-  // Part paths of archives and TNEF streams that were damaged or cut short: their listings
-  // may be incomplete.
+  // Part paths of archives and TNEF streams that were damaged or cut short, or whose members
+  // could not all be read (compressed ARJ): their content was not fully judged.
   std::vector<std::string> damaged;
   uint64_t entity_count = 0;
   uint64_t unclosed_multiparts = 0;
@@ -88,6 +88,14 @@ class ContentReader {
   ContentLimits limits_;
   std::unique_ptr<mime::MimeParser> parser_;
 };
+
+// Attachments are kept whole while a message is inspected: buffers of tens of KB to MBs,
+// allocated and freed for every message, by a new libmilter thread each time. With glibc's
+// defaults each one is mmap()ed and unmapped, or trimmed back with brk()/madvise(), and the
+// page faults and TLB flushes cost more than the inspection itself. This keeps such memory
+// in malloc's arenas for reuse (peak memory is unchanged: mime.max_kept_* bounds it). Call
+// once at start, before threads; programs that run the engine (the milter, benchmarks) do.
+void TuneAllocatorForContent();
 
 // True when `head` (a part's first bytes) starts a TNEF stream or an archive, whatever the
 // part's name and declared type say.

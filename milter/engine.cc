@@ -130,7 +130,7 @@ void Engine::IncompleteContentFindings(const MessageContent& content,
     out->push_back(EngineFinding(
         "mime-damaged", "on_damaged", config_->value("mime.on_damaged").action,
         "attachment at part " + content.damaged.front() +
-            " is a damaged archive or TNEF stream and cannot be fully checked",
+            " is a damaged or unreadable archive and cannot be fully checked",
         {{"parts", std::move(parts)}}));
   }
 }

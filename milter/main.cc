@@ -122,7 +122,10 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
   out << "\n";
   for (const HeaderField& h : v.add_headers)
     out << "add header: " << h.name << ": " << h.value << "\n";
-  out << e.DecisionRecord(message, v, stage).dump() << "\n";
+  // Names in the record are the sender's bytes: invalid UTF-8 is replaced, as in the log.
+  out << e.DecisionRecord(message, v, stage).dump(-1, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace)
+      << "\n";
   WriteToProtectedStdout(out.str());
   switch (v.action) {
     case Action::kAccept:
@@ -256,6 +259,7 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
 int main(int argc, char** argv) {
   using namespace mailwarden;
   SetProgramName("mailwarden-milter");
+  TuneAllocatorForContent();
   Options o;
   if (!ParseArgs(argc, argv, &o)) return 2;
   if (o.print_defaults) {

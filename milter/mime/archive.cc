@@ -1,4 +1,4 @@
-// Walks archives from mail attachments with libarchive.
+// Walks archives from mail attachments with libarchive, and ARJ archives with arj.h.
 //
 // Distrusted: every byte of the input and everything libarchive derives from it — entry
 // names (any bytes, any length), declared sizes (may lie, may be negative), entry counts,
@@ -13,6 +13,10 @@
 // kMaxPathBytes. Only in-process decoders are enabled: no external decompression programs,
 // and no format that reads other files from disk (mtree) — the input never leaves memory.
 //
+// ARJ (arj.h) goes through the same walk: its stored members count as expanded bytes, are
+// sniffed and opened as archives under the same limits; its compressed members are listed
+// unread (unread_members). Both readers recurse through WalkLevel, whatever the nesting.
+//
 // Failure: a limit hit is recorded (ArchiveLimitHit) and ends the walk; damage ends the
 // archive where it is (truncated = true) and keeps what was listed; an encrypted listing sets
 // encrypted_header. Only input that no archive reader recognises is an error (ParseError).
@@ -25,6 +29,8 @@
 #include <array>
 #include <cctype>
 #include <memory>
+
+#include "milter/mime/arj.h"
 
 namespace mailwarden {
 namespace {
@@ -249,15 +255,83 @@ struct DocumentSignals {
   }
 };
 
+Status WalkLevel(Walk& w, std::string_view bytes, int level, const std::string& prefix,
+                 LevelResult& result);
+
+// Opens w.out.members[index] (at depth `level`), which looks like an archive, one level
+// down from `bytes`, its content as far as it was kept; `over_read_cap`: the member is
+// bigger than max_member_bytes_read, so `bytes` is not all of it. A limit hit stops the walk.
+void OpenNested(Walk& w, size_t index, int level, std::string_view bytes, bool over_read_cap) {
+  std::string path = w.out.members[index].path;  // a copy: the recursion appends members
+  if (level >= w.max_depth) {
+    w.Hit("max_depth", static_cast<uint64_t>(w.max_depth), path);
+    return;
+  }
+  if (over_read_cap) {
+    w.Hit("max_member_bytes_read", w.limits.max_member_bytes_read, path);
+    return;
+  }
+  LevelResult child;
+  Status nested = WalkLevel(w, bytes, level + 1, path + "/", child);
+  if (!nested.ok()) w.out.truncated = true;  // looked like an archive, none readable
+  ArchiveMember& container = w.out.members[index];
+  container.archive_format = child.format;
+  container.macro_enabled = child.macro_enabled;
+  if (child.macro_enabled) w.out.macro_enabled = true;
+}
+
+// Lists one ARJ archive (`bytes`, which LooksLikeArj) whose members are at depth `level`.
+// Always a listing: damage, even in the main header, is truncated = true.
+void WalkArjLevel(Walk& w, std::string_view bytes, int level, const std::string& prefix,
+                  LevelResult& result) {
+  result.format = "arj";
+  ArjReader reader(bytes);
+  ArjEntry entry;
+  const size_t sniff = std::min<uint64_t>(kTrueTypeSniffBytes, w.limits.max_member_bytes_read);
+  while (!w.stopped && reader.Next(&entry)) {
+    if (++w.members > w.limits.max_members) {
+      w.Hit("max_members", w.limits.max_members, prefix);
+      break;
+    }
+    ArchiveMember member = ArjArchiveMember(entry, prefix, level);
+    if (member.encrypted) w.out.encrypted_entries = true;
+    if (entry.continues() || entry.continued()) w.out.truncated = true;  // one piece of a file
+    bool archive_like = false;
+    std::string_view content;
+    if (entry.content_readable()) {
+      content = entry.data;
+      std::string_view head = content.substr(0, sniff);
+      member.true_type = SniffTrueType(head);
+      if (member.true_type == TrueType::kPe || member.true_type == TrueType::kElf) {
+        w.out.embedded_executable = true;
+      }
+      archive_like = LooksLikeArchive(head);
+      if (!entry.data_cut && !entry.continues()) member.size = content.size();  // read in full
+      if (w.AddExpanded(content.size(), member.path) && !entry.data_cut && !entry.continues() &&
+          ArjCrc32(content) != entry.file_crc) {
+        w.out.truncated = true;  // the stored bytes are not the file's: damaged
+      }
+    } else if (!member.is_dir && !member.encrypted && !entry.stored()) {
+      ++w.out.unread_members;  // compressed: name and declared size only
+    }
+    size_t index = w.out.members.size();
+    w.out.members.push_back(std::move(member));
+    if (archive_like && !w.stopped) {
+      OpenNested(w, index, level, content, content.size() > w.limits.max_member_bytes_read);
+    }
+  }
+  if (!reader.damage().empty()) w.out.truncated = true;
+}
+
 bool MentionsEncryption(struct archive* a) {
   const char* error = archive_error_string(a);
   return error != nullptr && ContainsIgnoreCase(error, "encrypt");
 }
 
-// Lists one archive (`bytes`) whose members are at depth `level`, appending to w.out.
+// Lists one archive (`bytes`) with libarchive; its members are at depth `level`.
 // ParseError: no archive format recognised. Internal: libarchive could not be set up.
-Status WalkLevel(Walk& w, std::string_view bytes, int level, const std::string& prefix,
-                 LevelResult& result) {
+Status WalkLibarchiveLevel(Walk& w, std::string_view bytes, int level, const std::string& prefix,
+                           LevelResult& result) {
   ArchiveReader reader(archive_read_new());
   if (!reader || !SupportFormats(reader.get())) {
     return Status::Internal("libarchive: cannot set up a reader");
@@ -330,26 +404,39 @@ Status WalkLevel(Walk& w, std::string_view bytes, int level, const std::string& 
     w.out.members.push_back(std::move(member));
     if (data.fatal) break;
     if (!read || !data.archive_like || w.stopped) continue;
-    std::string path = w.out.members[index].path;  // a copy: the recursion appends members
-    if (level >= w.max_depth) {
-      w.Hit("max_depth", static_cast<uint64_t>(w.max_depth), path);
-      break;
-    }
-    if (data.produced > data.kept.size()) {  // cut at max_member_bytes_read
-      w.Hit("max_member_bytes_read", w.limits.max_member_bytes_read, path);
-      break;
-    }
-    LevelResult child;
-    Status nested = WalkLevel(w, data.kept, level + 1, path + "/", child);
-    if (!nested.ok()) w.out.truncated = true;  // looked like an archive, none readable
-    ArchiveMember& container = w.out.members[index];
-    container.archive_format = child.format;
-    container.macro_enabled = child.macro_enabled;
-    if (child.macro_enabled) w.out.macro_enabled = true;
+    // data.produced > data.kept.size(): cut at max_member_bytes_read
+    OpenNested(w, index, level, data.kept, data.produced > data.kept.size());
   }
   if (archive_read_has_encrypted_entries(a) > 0) w.out.encrypted_entries = true;
   if (first && result.format.empty()) result.format = FormatName(archive_format(a));
   document.Judge(result);
+  return Status::Ok();
+}
+
+// A zip end-of-central-directory record sits where zip readers look for it: in the last
+// 22 + 65535 bytes (record and longest comment).
+bool HasZipEndRecordNearEnd(std::string_view bytes) {
+  constexpr size_t kZipEndSearch = 22 + 65535;
+  if (bytes.size() < 22) return false;
+  size_t from = bytes.size() > kZipEndSearch ? bytes.size() - kZipEndSearch : 0;
+  return bytes.find(std::string_view("PK\x05\x06", 4), from) != std::string_view::npos;
+}
+
+// Lists one archive (`bytes`) whose members are at depth `level`, appending to w.out: ARJ
+// with arj.h, everything else with libarchive.
+// ParseError: no archive format recognised. Internal: libarchive could not be set up.
+Status WalkLevel(Walk& w, std::string_view bytes, int level, const std::string& prefix,
+                 LevelResult& result) {
+  if (!LooksLikeArj(bytes)) return WalkLibarchiveLevel(w, bytes, level, prefix, result);
+  WalkArjLevel(w, bytes, level, prefix, result);
+  // Zip readers open a zip from its end record whatever comes before it: a zip behind ARJ
+  // headers is listed too (libarchive reads zips from their end), or it would hide there.
+  if (!w.stopped && HasZipEndRecordNearEnd(bytes)) {
+    LevelResult zip;
+    if (WalkLibarchiveLevel(w, bytes, level, prefix, zip).ok() && zip.macro_enabled) {
+      result.macro_enabled = true;
+    }
+  }
   return Status::Ok();
 }
 
@@ -375,6 +462,7 @@ bool LooksLikeArchive(std::string_view head) {
   if (head.size() >= 4 && head.starts_with("BZh") && head[3] >= '1' && head[3] <= '9') {
     return true;
   }
+  if (LooksLikeArj(head)) return true;
   if (head.size() >= 262 && head.substr(257, 5) == "ustar") return true;
   return head.size() >= 32774 && head.substr(32769, 5) == "CD001";
 }

@@ -1,13 +1,22 @@
 // The archive walker: lists what an attached archive holds, by content, within limits.
 //
 // ListArchive() reads an archive that is entirely in memory (libarchive, every format and
-// compression filter it knows; no temporary files) and returns a flat, depth-first list of
-// its members. Each member that is not encrypted is read (at most
-// ArchiveLimits::max_member_bytes_read bytes of it are kept) so that its true type is
-// judged by its content (true_type.h), and a member that is itself an archive is opened in
-// turn while ArchiveLimits::max_depth allows. Encrypted members (ZipCrypto, WinZip AES,
-// 7z AES, RAR) are listed without being read and flagged; an archive whose listing itself
-// is encrypted (7z with -mhe) yields encrypted_header = true, not an error.
+// compression filter it knows; ARJ, which libarchive lacks, with the reader in arj.h; no
+// temporary files) and returns a flat, depth-first list of its members. Each member that
+// is not encrypted is read (at most ArchiveLimits::max_member_bytes_read bytes of it are
+// kept) so that its true type is judged by its content (true_type.h), and a member that is
+// itself an archive is opened in turn while ArchiveLimits::max_depth allows (ARJ: see
+// below for compressed members). Encrypted members (ZipCrypto, WinZip AES, 7z AES, RAR,
+// ARJ GARBLED) are listed without being read and flagged; an archive whose listing itself
+// is encrypted (7z with -mhe) yields encrypted_header = true, not an error. A zip found by
+// its end record behind ARJ headers (a file both readers open) is listed as well.
+//
+// ARJ is only listed, not decompressed: a member stored as is (method 0) is read, sniffed
+// and opened like any other, but a compressed one (methods 1 to 4) is known by its name,
+// flags and declared size only; its content is not judged (true_type stays kUnknown) and
+// it is counted in ArchiveListing::unread_members. Such a listing is not truncated: every
+// name is there, and rules on names and encryption still apply. An ARJ member split across
+// volumes (the archive is one part of a multi-volume set) makes the listing truncated.
 //
 // Limits (members, expanded bytes, expansion ratio, depth) are shared by the whole walk,
 // nested archives included. Hitting one records an ArchiveLimitHit and stops the walk; what
@@ -84,7 +93,7 @@ struct ArchiveMember {
 };
 
 struct ArchiveListing {
-  // "zip", "7z", "rar", "rar5", "tar", "cpio", "cab", "iso9660", "lha", "ar", "xar",
+  // "zip", "7z", "rar", "rar5", "tar", "cpio", "cab", "iso9660", "lha", "ar", "xar", "arj",
   // "ooxml", "odf", or the compression alone for a compressed single file ("gzip",
   // "bzip2", "xz", ...).
   std::string format;
@@ -101,6 +110,10 @@ struct ArchiveListing {
   // Some member at any depth is a PE or ELF executable by content.
   bool embedded_executable = false;
   std::vector<ArchiveMember> members;
+  // Members, at any depth, listed by their headers only because their compression is not
+  // decoded here (compressed ARJ members): not encrypted, not directories, yet their
+  // true_type was not judged. 0 for every format libarchive reads.
+  uint64_t unread_members = 0;
   std::vector<ArchiveLimitHit> limit_hits;
   // Some archive in the walk was damaged or cut short, or a limit stopped the walk: the
   // listing is incomplete.
@@ -109,7 +122,7 @@ struct ArchiveListing {
 
 // True if `head` (the first bytes of a part; 512 or more to recognise tar, 32774 for ISO
 // 9660) starts like an archive or a compressed file: zip, 7z, rar 4/5, gzip, bzip2, xz, cab,
-// ustar tar, ISO 9660. Cheap: magic numbers only.
+// ARJ, ustar tar, ISO 9660. Cheap: magic numbers (and ARJ's header size) only.
 bool LooksLikeArchive(std::string_view head);
 
 // Lists `bytes` as an archive within `limits`. Not an archive (or an empty input): a

@@ -6,6 +6,9 @@ mw_unit_test(mime_test
   ${CMAKE_CURRENT_LIST_DIR}/mime_parser_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mime_golden_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/tnef_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/arj_test.cc
 )
-target_link_libraries(mime_test PRIVATE mw_mime)
+# arj_test builds ARJ archives with zlib's crc32, independent of the reader's own CRC.
+find_package(ZLIB REQUIRED)
+target_link_libraries(mime_test PRIVATE mw_mime ZLIB::ZLIB)
 target_compile_definitions(mime_test PRIVATE MW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Attachment matrix: mailwarden-milter (the shipped rules: message_size, attachment_size,
+# executable, encrypted_archive, macro_document) against the null milter, per message kind,
+# at one concurrency, the milters measured alternately in the same run so that background
+# load hits all of them alike; then the peak RSS of mailwarden-milter under concurrent
+# 2 MiB zip messages.
+#
+# usage: bench/run-attachment-bench.sh BUILD_DIR
+#
+# BUILD_DIR is the top-level build directory (bench/ and milter/ below it).
+#
+# The baselines (both mw-null-milter, running side by side with mailwarden):
+#   strict  --add-header --nodelay --no-reply: adds a header like mailwarden, negotiates
+#           away every per-step reply like mailwarden; libmilter + protocol cost only.
+#           The ratio "mailwarden/null" is against this one.
+#   stock   the stock libmilter behaviour (a reply to every step, incl. each body chunk).
+#
+# Environment:
+#   KINDS="plain4k pdf100k zip2m"  message kinds (mw-mime-bench --kind), as .eml files
+#   CONCURRENCY=16      mw-milter-bench threads, one message per connection
+#   DURATION=8          seconds per measured run
+#   ROUNDS=3            alternations per kind (strict, stock, mailwarden each round)
+#   RSS_CONCURRENCY=64  RSS phase: threads
+#   RSS_MESSAGES=640    RSS phase: 2 MiB zip messages
+#   RULES=FILE          rule file (default: the source tree's rules/default.yaml)
+#   MW_MILTER_BIN=path  default BUILD_DIR/milter/mailwarden-milter
+#   BASE_PORT=18960     first loopback port (4 are used)
+#   RESULTS=file        also append every run's JSON (with "label", "kind", "milter")
+#   QUICK=1             DURATION=2 ROUNDS=1 RSS_MESSAGES=128: a check of the script itself
+#
+# Everything listens on 127.0.0.1 only; every process started here is bounded in time
+# and stopped on exit.
+
+set -u -o pipefail
+
+if [ $# -ne 1 ]; then
+  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+BUILD="$1"
+BIN="$BUILD/bench"
+for tool in mw-milter-bench mw-null-milter mw-mime-bench; do
+  if [ ! -x "$BIN/$tool" ]; then
+    echo "run-attachment-bench: no $BIN/$tool (build first)" >&2
+    exit 2
+  fi
+done
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+MW_MILTER_BIN="${MW_MILTER_BIN:-$BUILD/milter/mailwarden-milter}"
+if [ ! -x "$MW_MILTER_BIN" ]; then
+  echo "run-attachment-bench: no mailwarden-milter at $MW_MILTER_BIN" >&2
+  exit 2
+fi
+RULES="$(realpath "${RULES:-$SRC/rules/default.yaml}")"
+
+KINDS="${KINDS:-plain4k pdf100k zip2m}"
+CONCURRENCY="${CONCURRENCY:-16}"
+DURATION="${DURATION:-8}"
+ROUNDS="${ROUNDS:-3}"
+RSS_CONCURRENCY="${RSS_CONCURRENCY:-64}"
+RSS_MESSAGES="${RSS_MESSAGES:-640}"
+BASE_PORT="${BASE_PORT:-18960}"
+RESULTS="${RESULTS:-}"
+if [ "${QUICK:-0}" = "1" ]; then
+  DURATION=2
+  ROUNDS=1
+  RSS_MESSAGES=128
+fi
+MILTER_MAX_RUNTIME=$((ROUNDS * 3 * (DURATION + 30) * 4 + 900))
+
+WORK="$(mktemp -d /tmp/mw-attachment-bench.XXXXXX)"
+STARTED_PIDS=()
+
+cleanup() {
+  local pid waited
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_ready LOGFILE PID NAME: waits (at most 10 s) for "NAME: ready on".
+wait_ready() {
+  local log="$1" pid="$2" name="$3" i=0
+  while [ "$i" -lt 100 ]; do
+    grep -q "$name: ready on" "$log" 2>/dev/null && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run-attachment-bench: $name exited early:" >&2
+      cat "$log" >&2
+      return 1
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "run-attachment-bench: $name not ready after 10 s" >&2
+  return 1
+}
+
+# watchdog PID SECONDS: SIGTERM to PID after SECONDS unless it is gone.
+watchdog() {
+  local pid="$1" limit="$2" i=0
+  exec </dev/null >/dev/null 2>&1
+  while [ "$i" -lt "$limit" ] && kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  kill -TERM "$pid" 2>/dev/null
+}
+
+# start_null PORT ARGS...: sets MILTER_PID.
+start_null() {
+  local port="$1"
+  shift
+  local log="$WORK/null-$port.log"
+  "$BIN/mw-null-milter" --socket "inet:127.0.0.1:$port" --max-runtime "$MILTER_MAX_RUNTIME" \
+    "$@" 2>"$log" &
+  MILTER_PID=$!
+  STARTED_PIDS+=("$MILTER_PID")
+  wait_ready "$log" "$MILTER_PID" mw-null-milter
+}
+
+# start_mailwarden PORT NAME: the shipped rules, decisions logged (accepted ones too, as
+# conf/mailwarden.yaml does); sets MILTER_PID.
+start_mailwarden() {
+  local port="$1" dir="$WORK/$2"
+  mkdir -p "$dir"
+  cat >"$dir/mailwarden.yaml" <<EOF
+version: 1
+rule_files: ["$RULES"]
+domains:
+  internal: [bench.example]
+milter:
+  socket: inet:127.0.0.1:$port
+  on_internal_error: tempfail
+  on_timeout: tempfail
+log:
+  output: file
+  path: $dir/decisions.json
+  log_accepted: true
+EOF
+  if ! "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" --check-config >"$dir/check.log" 2>&1; then
+    echo "run-attachment-bench: generated config rejected:" >&2
+    cat "$dir/check.log" >&2
+    return 1
+  fi
+  "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" 2>"$dir/milter.log" &
+  MILTER_PID=$!
+  STARTED_PIDS+=("$MILTER_PID")
+  watchdog "$MILTER_PID" "$MILTER_MAX_RUNTIME" &
+  STARTED_PIDS+=("$!")
+  wait_ready "$dir/milter.log" "$MILTER_PID" mailwarden-milter
+}
+
+# status_kb PID FIELD: VmRSS / VmHWM of PID in kB.
+status_kb() {
+  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null
+}
+
+json_num() {
+  printf '%s' "$1" | grep -o "\"$2\":[-0-9.]*" | head -n1 | cut -d: -f2
+}
+json_obj() {
+  printf '%s' "$1" | grep -o "\"$2\":{[^}]*}" | head -n1 | cut -d: -f2-
+}
+
+# run_bench LABEL KIND MILTER PORT ARGS...: one mw-milter-bench run; prints a row and
+# appends "kind milter messages elapsed bytes_avg p50 p99 errors verdicts" to $WORK/rows.
+run_bench() {
+  local label="$1" kind="$2" milter="$3" port="$4"
+  shift 4
+  local json rc
+  json=$(timeout 600 "$BIN/mw-milter-bench" --socket "inet:127.0.0.1:$port" --json "$@" \
+    2>"$WORK/bench.err")
+  rc=$?
+  if [ -z "$json" ]; then
+    printf '%-30s (no result, exit %d)\n' "$label" "$rc"
+    sed 's/^/    /' "$WORK/bench.err" | head -5
+    return 1
+  fi
+  if [ -n "$RESULTS" ]; then
+    printf '{"label":"%s","kind":"%s","milter":"%s",%s\n' "$label" "$kind" "$milter" \
+      "${json#\{}" >>"$RESULTS"
+  fi
+  local lat errors verdicts
+  lat=$(json_obj "$json" latency_ms)
+  errors=$(json_obj "$json" errors | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}')
+  verdicts=$(json_obj "$json" verdicts | tr -d '{}"')
+  local msgs elapsed bytes rate
+  msgs=$(json_num "$json" messages)
+  elapsed=$(json_num "$json" elapsed_s)
+  bytes=$(json_num "$json" message_bytes_avg)
+  rate=$(json_num "$json" msgs_per_s)
+  printf '%-30s %8s %9.1f %8.1f %9.2f %9.2f %6s  %s\n' "$label" "$msgs" "$rate" \
+    "$(awk -v r="$rate" -v b="$bytes" 'BEGIN {printf "%.1f", r * b / 1e6}')" \
+    "$(json_num "$lat" p50)" "$(json_num "$lat" p99)" "$errors" "$verdicts"
+  echo "$kind $milter $msgs $elapsed $bytes $(json_num "$lat" p50) $(json_num "$lat" p99) $errors $verdicts" \
+    >>"$WORK/rows"
+  [ "$rc" -eq 0 ]
+}
+
+# ---------------------------------------------------------------------------------------
+EML="$WORK/eml"
+kind_args=()
+for kind in $KINDS; do kind_args+=(--kind "$kind"); done
+if ! "$BIN/mw-mime-bench" --write-eml "$EML" "${kind_args[@]}" >"$WORK/eml.list"; then
+  echo "run-attachment-bench: could not generate the messages" >&2
+  exit 1
+fi
+
+PORT_STRICT=$BASE_PORT
+PORT_STOCK=$((BASE_PORT + 1))
+PORT_MW=$((BASE_PORT + 2))
+PORT_RSS=$((BASE_PORT + 3))
+start_null "$PORT_STRICT" --add-header --nodelay --no-reply || exit 1
+PID_STRICT=$MILTER_PID
+start_null "$PORT_STOCK" || exit 1
+PID_STOCK=$MILTER_PID
+start_mailwarden "$PORT_MW" mw || exit 1
+PID_MW=$MILTER_PID
+
+echo "attachment matrix: concurrency $CONCURRENCY, one message per connection, $DURATION s" \
+  "per run, $ROUNDS round(s) of strict null / stock null / mailwarden per kind"
+echo "machine: $(nproc) cores; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rules: $RULES"
+printf '%-30s %8s %9s %8s %9s %9s %6s  %s\n' run msgs msg/s MB/s p50ms p99ms errors verdicts
+rc=0
+for kind in $KINDS; do
+  file="$EML/$kind.eml"
+  warm=(--warmup "$CONCURRENCY" --concurrency "$CONCURRENCY" --duration "$DURATION" "$file")
+  for round in $(seq 1 "$ROUNDS"); do
+    run_bench "$kind null-strict #$round" "$kind" strict "$PORT_STRICT" "${warm[@]}" || rc=1
+    run_bench "$kind null-stock #$round" "$kind" stock "$PORT_STOCK" "${warm[@]}" || rc=1
+    run_bench "$kind mailwarden #$round" "$kind" mailwarden "$PORT_MW" "${warm[@]}" || rc=1
+  done
+done
+echo "load at end of matrix: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "summary (msg/s = all messages of the kind's runs / their summed time)"
+printf '%-9s %10s %10s %10s %8s %9s %9s  %s\n' kind strict stock mailwarden MB/s \
+  "mw/strict" "mw/stock" "target"
+for kind in $KINDS; do
+  awk -v kind="$kind" '
+    $1 == kind { m[$2] += $3; t[$2] += $4; b[$2] = $5 }
+    END {
+      s = t["strict"] ? m["strict"] / t["strict"] : 0
+      k = t["stock"] ? m["stock"] / t["stock"] : 0
+      w = t["mailwarden"] ? m["mailwarden"] / t["mailwarden"] : 0
+      target = kind == "plain4k" ? 85 : (kind == "pdf100k" ? 80 : 0)
+      verdict = target ? sprintf(">= %d%%: %s", target, (s && 100 * w / s >= target) ? "met" : "NOT met") : "(reported)"
+      printf "%-9s %10.1f %10.1f %10.1f %8.1f %8.1f%% %8.1f%%  %s\n", kind, s, k, w,
+        w * b["mailwarden"] / 1e6, s ? 100 * w / s : 0, k ? 100 * w / k : 0, verdict
+    }' "$WORK/rows"
+done
+if awk '$2 == "mailwarden" && $NF !~ /^accept:[0-9]+$/ {bad = 1} END {exit !bad}' "$WORK/rows"; then
+  echo "WARNING: mailwarden gave verdicts other than accept (see the verdicts column)"
+fi
+
+# Peak RSS under concurrent 2 MiB zips: fresh processes, so VmHWM is this phase's.
+stop_pids() { for p in "$@"; do kill -TERM "$p" 2>/dev/null; done; }
+stop_pids "$PID_STRICT" "$PID_STOCK" "$PID_MW"
+ZIP="$EML/zip2m.eml"
+if [ ! -f "$ZIP" ]; then
+  "$BIN/mw-mime-bench" --write-eml "$EML" --kind zip2m >/dev/null || exit 1
+fi
+echo
+echo "peak RSS, $RSS_MESSAGES x 2 MiB zip at concurrency $RSS_CONCURRENCY (fresh processes)"
+printf '%-30s %8s %9s %8s %9s %9s %6s  %s\n' run msgs msg/s MB/s p50ms p99ms errors verdicts
+for which in mailwarden null-strict; do
+  if [ "$which" = mailwarden ]; then
+    start_mailwarden "$PORT_RSS" mw-rss || exit 1
+  else
+    start_null "$PORT_RSS" --add-header --nodelay --no-reply || exit 1
+  fi
+  pid=$MILTER_PID
+  before=$(status_kb "$pid" VmRSS)
+  run_bench "zip2m $which c=$RSS_CONCURRENCY" zip2m "rss-$which" "$PORT_RSS" \
+    --concurrency "$RSS_CONCURRENCY" --messages "$RSS_MESSAGES" --timeout 60 "$ZIP" || rc=1
+  printf '  %s: VmRSS before %s kB, after %s kB, VmHWM (peak) %s kB\n' "$which" \
+    "${before:-?}" "$(status_kb "$pid" VmRSS)" "$(status_kb "$pid" VmHWM)"
+  kill -TERM "$pid" 2>/dev/null
+  # libmilter notices SIGTERM within about 5 s; the port is needed again.
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit "$rc"
