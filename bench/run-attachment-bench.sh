@@ -32,6 +32,8 @@
 # and stopped on exit.
 
 set -u -o pipefail
+# shellcheck source=bench/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
 
 if [ $# -ne 1 ]; then
   sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -39,6 +41,7 @@ if [ $# -ne 1 ]; then
 fi
 BUILD="$1"
 BIN="$BUILD/bench"
+NULL_MILTER="$BIN/mw-null-milter"
 for tool in mw-milter-bench mw-null-milter mw-mime-bench; do
   if [ ! -x "$BIN/$tool" ]; then
     echo "run-attachment-bench: no $BIN/$tool (build first)" >&2
@@ -71,107 +74,16 @@ MILTER_MAX_RUNTIME=$((ROUNDS * 3 * (DURATION + 30) * 4 + 900))
 WORK="$(mktemp -d /tmp/mw-attachment-bench.XXXXXX)"
 STARTED_PIDS=()
 
-cleanup() {
-  local pid waited
-  for pid in "${STARTED_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${STARTED_PIDS[@]}"; do
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
-      sleep 0.1
-      waited=$((waited + 1))
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_ready LOGFILE PID NAME: waits (at most 10 s) for "NAME: ready on".
-wait_ready() {
-  local log="$1" pid="$2" name="$3" i=0
-  while [ "$i" -lt 100 ]; do
-    grep -q "$name: ready on" "$log" 2>/dev/null && return 0
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "run-attachment-bench: $name exited early:" >&2
-      cat "$log" >&2
-      return 1
-    fi
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "run-attachment-bench: $name not ready after 10 s" >&2
-  return 1
-}
-
-# watchdog PID SECONDS: SIGTERM to PID after SECONDS unless it is gone.
-watchdog() {
-  local pid="$1" limit="$2" i=0
-  exec </dev/null >/dev/null 2>&1
-  while [ "$i" -lt "$limit" ] && kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    i=$((i + 1))
-  done
-  kill -TERM "$pid" 2>/dev/null
-}
-
-# start_null PORT ARGS...: sets MILTER_PID.
-start_null() {
-  local port="$1"
-  shift
-  local log="$WORK/null-$port.log"
-  "$BIN/mw-null-milter" --socket "inet:127.0.0.1:$port" --max-runtime "$MILTER_MAX_RUNTIME" \
-    "$@" 2>"$log" &
-  MILTER_PID=$!
-  STARTED_PIDS+=("$MILTER_PID")
-  wait_ready "$log" "$MILTER_PID" mw-null-milter
-}
 
 # start_mailwarden PORT NAME: the shipped rules, decisions logged (accepted ones too, as
 # conf/mailwarden.yaml does); sets MILTER_PID.
 start_mailwarden() {
   local port="$1" dir="$WORK/$2"
-  mkdir -p "$dir"
-  cat >"$dir/mailwarden.yaml" <<EOF
-version: 1
-rule_files: ["$RULES"]
-domains:
-  internal: [bench.example]
-milter:
-  socket: inet:127.0.0.1:$port
-  on_internal_error: tempfail
-  on_timeout: tempfail
-log:
-  output: file
-  path: $dir/decisions.json
-  log_accepted: true
-EOF
-  if ! "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" --check-config >"$dir/check.log" 2>&1; then
-    echo "run-attachment-bench: generated config rejected:" >&2
-    cat "$dir/check.log" >&2
-    return 1
-  fi
-  "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" 2>"$dir/milter.log" &
-  MILTER_PID=$!
-  STARTED_PIDS+=("$MILTER_PID")
-  watchdog "$MILTER_PID" "$MILTER_MAX_RUNTIME" &
-  STARTED_PIDS+=("$!")
-  wait_ready "$dir/milter.log" "$MILTER_PID" mailwarden-milter
-}
-
-# status_kb PID FIELD: VmRSS / VmHWM of PID in kB.
-status_kb() {
-  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null
-}
-
-json_num() {
-  printf '%s' "$1" | grep -o "\"$2\":[-0-9.]*" | head -n1 | cut -d: -f2
-}
-json_obj() {
-  printf '%s' "$1" | grep -o "\"$2\":{[^}]*}" | head -n1 | cut -d: -f2-
+  write_mailwarden_yaml "$dir" "inet:127.0.0.1:$port" "\"$RULES\"" \
+    $'domains:\n  internal: [bench.example]'
+  launch_mailwarden "$dir"
 }
 
 # run_bench LABEL KIND MILTER PORT ARGS...: one mw-milter-bench run; prints a row and
@@ -194,7 +106,7 @@ run_bench() {
   fi
   local lat errors verdicts
   lat=$(json_obj "$json" latency_ms)
-  errors=$(json_obj "$json" errors | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}')
+  errors=$(error_count "$json")
   verdicts=$(json_obj "$json" verdicts | tr -d '{}"')
   local msgs elapsed bytes rate
   msgs=$(json_num "$json" messages)
@@ -222,9 +134,9 @@ PORT_STRICT=$BASE_PORT
 PORT_STOCK=$((BASE_PORT + 1))
 PORT_MW=$((BASE_PORT + 2))
 PORT_RSS=$((BASE_PORT + 3))
-start_null "$PORT_STRICT" --add-header --nodelay --no-reply || exit 1
+start_null "inet:127.0.0.1:$PORT_STRICT" --add-header --nodelay --no-reply || exit 1
 PID_STRICT=$MILTER_PID
-start_null "$PORT_STOCK" || exit 1
+start_null "inet:127.0.0.1:$PORT_STOCK" || exit 1
 PID_STOCK=$MILTER_PID
 start_mailwarden "$PORT_MW" mw || exit 1
 PID_MW=$MILTER_PID
@@ -268,8 +180,7 @@ if awk '$2 == "mailwarden" && $NF !~ /^accept:[0-9]+$/ {bad = 1} END {exit !bad}
 fi
 
 # Peak RSS under concurrent 2 MiB zips: fresh processes, so VmHWM is this phase's.
-stop_pids() { for p in "$@"; do kill -TERM "$p" 2>/dev/null; done; }
-stop_pids "$PID_STRICT" "$PID_STOCK" "$PID_MW"
+stop_milter "$PID_STRICT" "$PID_STOCK" "$PID_MW"
 ZIP="$EML/zip2m.eml"
 if [ ! -f "$ZIP" ]; then
   "$BIN/mw-mime-bench" --write-eml "$EML" --kind zip2m >/dev/null || exit 1
@@ -281,7 +192,7 @@ for which in mailwarden null-strict; do
   if [ "$which" = mailwarden ]; then
     start_mailwarden "$PORT_RSS" mw-rss || exit 1
   else
-    start_null "$PORT_RSS" --add-header --nodelay --no-reply || exit 1
+    start_null "inet:127.0.0.1:$PORT_RSS" --add-header --nodelay --no-reply || exit 1
   fi
   pid=$MILTER_PID
   before=$(status_kb "$pid" VmRSS)
@@ -289,9 +200,9 @@ for which in mailwarden null-strict; do
     --concurrency "$RSS_CONCURRENCY" --messages "$RSS_MESSAGES" --timeout 60 "$ZIP" || rc=1
   printf '  %s: VmRSS before %s kB, after %s kB, VmHWM (peak) %s kB\n' "$which" \
     "${before:-?}" "$(status_kb "$pid" VmRSS)" "$(status_kb "$pid" VmHWM)"
-  kill -TERM "$pid" 2>/dev/null
+  stop_milter "$pid"
   # libmilter notices SIGTERM within about 5 s; the port is needed again.
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait_gone "$pid"
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$rc"

@@ -23,6 +23,8 @@
 # stopped on exit.
 
 set -u -o pipefail
+# shellcheck source=bench/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
 
 SMOKE=0
 if [ "${1:-}" = "--smoke" ]; then
@@ -54,24 +56,6 @@ WORK="$(mktemp -d /tmp/mw-milter-bench.XXXXXX)"
 STARTED_PIDS=()
 NEXT_PORT="$BASE_PORT"
 
-# Stops every milter started here (by PID) and removes the work directory.
-# libmilter notices SIGTERM within about 5 s, so wait a little, then KILL.
-cleanup() {
-  local pid waited
-  for pid in "${STARTED_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${STARTED_PIDS[@]}"; do
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
-      sleep 0.1
-      waited=$((waited + 1))
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -105,59 +89,6 @@ make_message() {
       i=$((i + 1))
     done
   } >>"$file"
-}
-
-# wait_ready LOGFILE PID NAME: waits (at most 10 s) for "NAME: ready on".
-wait_ready() {
-  local log="$1" pid="$2" name="$3" i=0
-  while [ "$i" -lt 100 ]; do
-    if grep -q "$name: ready on" "$log" 2>/dev/null; then
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "run-milter-bench: $name exited early:" >&2
-      cat "$log" >&2
-      return 1
-    fi
-    sleep 0.1
-    i=$((i + 1))
-  done
-  echo "run-milter-bench: $name not ready after 10 s" >&2
-  return 1
-}
-
-# start_null SPEC ARGS...: starts mw-null-milter; sets MILTER_PID.
-start_null() {
-  local spec="$1"
-  shift
-  local log="$WORK/null-$NEXT_PORT-$RANDOM.log"
-  "$NULL_MILTER" --socket "$spec" --max-runtime "$MILTER_MAX_RUNTIME" "$@" \
-    2>"$log" &
-  MILTER_PID=$!
-  STARTED_PIDS+=("$MILTER_PID")
-  wait_ready "$log" "$MILTER_PID" mw-null-milter
-}
-
-# stop_milter PID: asks the milter to stop; cleanup() reaps it.
-stop_milter() {
-  kill -TERM "$1" 2>/dev/null
-}
-
-# json_num JSON KEY: the first numeric value of "KEY": in JSON.
-json_num() {
-  printf '%s' "$1" | grep -o "\"$2\":[-0-9.]*" | head -n1 | cut -d: -f2
-}
-
-# json_obj JSON KEY: the flat object value of "KEY":{...}.
-json_obj() {
-  printf '%s' "$1" | grep -o "\"$2\":{[^}]*}" | head -n1 | cut -d: -f2-
-}
-
-# error_count JSON: sum of the error counters.
-error_count() {
-  local errs
-  errs=$(json_obj "$1" errors)
-  printf '%s' "$errs" | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}'
 }
 
 LAST_JSON=""
@@ -197,11 +128,6 @@ table_header() {
     config conc msgs msg/s p50ms p90ms p99ms maxms errors verdicts
 }
 
-# rss_kb PID: VmRSS of PID in kB.
-rss_kb() {
-  awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
-}
-
 # rss_run LABEL PID SPEC MESSAGE ARGS...: RSS before and after a long run.
 rss_run() {
   local label="$1" pid="$2" spec="$3" msg="$4"
@@ -213,9 +139,9 @@ rss_run() {
   timeout 300 "$BENCH" --socket "$spec" --messages 200 --concurrency 16 \
     "$msg" "$@" >/dev/null 2>&1
   local before after
-  before=$(rss_kb "$pid")
+  before=$(status_kb "$pid" VmRSS)
   bench "$label ($n msgs)" "$spec" --messages "$n" --concurrency 16 "$msg" "$@"
-  after=$(rss_kb "$pid")
+  after=$(status_kb "$pid" VmRSS)
   printf '  RSS %s: before %s kB, after %s kB, growth %s kB over %s messages\n' \
     "$label" "${before:-?}" "${after:-?}" \
     "$(( ${after:-0} - ${before:-0} ))" "$n"
@@ -239,51 +165,14 @@ rules:
     max_size: $MW_MAX_SIZE
     action: reject
 EOF
-  cat >"$dir/mailwarden.yaml" <<EOF
-version: 1
-rule_files: [rules.yaml]
-milter:
-  socket: $socket
-  on_internal_error: tempfail
-  on_timeout: tempfail
-log:
-  output: file
-  path: $dir/decisions.json
-  log_accepted: true
-EOF
-}
-
-# watchdog PID SECONDS: sends SIGTERM to PID after SECONDS unless it is gone.
-watchdog() {
-  local pid="$1" limit="$2" i=0
-  exec </dev/null >/dev/null 2>&1
-  while [ "$i" -lt "$limit" ] && kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    i=$((i + 1))
-  done
-  kill -TERM "$pid" 2>/dev/null
+  write_mailwarden_yaml "$dir" "$socket" rules.yaml
 }
 
 # start_mailwarden SPEC CONFIG_DIR: sets MILTER_PID.
 start_mailwarden() {
   local spec="$1" dir="$2"
   write_mailwarden_config "$dir" "$spec"
-  if ! "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" --check-config \
-      >"$dir/check.log" 2>&1; then
-    echo "run-milter-bench: generated config rejected:" >&2
-    cat "$dir/check.log" >&2
-    return 1
-  fi
-  "$MW_MILTER_BIN" --config "$dir/mailwarden.yaml" --socket "$spec" \
-    2>"$dir/milter.log" &
-  MILTER_PID=$!
-  STARTED_PIDS+=("$MILTER_PID")
-  # mailwarden-milter runs until SIGTERM: bound it like the null milter.
-  # The watchdog polls, so it ends within a second of the milter, and holds
-  # no stdio (a lone "sleep N" would outlive us and keep pipes open).
-  watchdog "$MILTER_PID" "$MILTER_MAX_RUNTIME" &
-  STARTED_PIDS+=("$!")
-  wait_ready "$dir/milter.log" "$MILTER_PID" mailwarden-milter
+  launch_mailwarden "$dir" --socket "$spec"
 }
 
 run_mailwarden() {

@@ -176,8 +176,10 @@ void Unpack(mime::MimeStructure structure, const ContentLimits& limits, int nest
 }  // namespace
 
 void TuneAllocatorForContent() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Buffers up to mime.max_kept_part_bytes' default come from the arenas; an arena gives
+  // memory back once 8 MB at its top are free, so a burst does not stay resident forever.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
 }
 
 bool NeedsUnpacking(std::string_view head) {

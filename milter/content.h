@@ -93,7 +93,8 @@ class ContentReader {
 // allocated and freed for every message, by a new libmilter thread each time. With glibc's
 // defaults each one is mmap()ed and unmapped, or trimmed back with brk()/madvise(), and the
 // page faults and TLB flushes cost more than the inspection itself. This keeps such memory
-// in malloc's arenas for reuse (peak memory is unchanged: mime.max_kept_* bounds it). Call
+// in malloc's arenas for reuse (peak memory is unchanged: mime.max_kept_* bounds it; an
+// arena returns memory beyond 8 MB of free space at its top). Call
 // once at start, before threads; programs that run the engine (the milter, benchmarks) do.
 void TuneAllocatorForContent();
 

@@ -76,6 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       v.ReplyLine().empty()) {
     std::abort();
   }
-  engine->DecisionRecord(*message, v, mailwarden::Stage::kEndOfMessage).dump();
+  // As the decision log writes it: invalid UTF-8 from the sender replaced, never thrown.
+  engine->DecisionRecord(*message, v, mailwarden::Stage::kEndOfMessage)
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return 0;
 }
