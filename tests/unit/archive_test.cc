@@ -23,18 +23,7 @@ const char kClamDir[] = "/usr/share/clamav-testfiles";
 using testing::ReadFile;
 
 // Generates the archives python builds best: nested zips, a bomb, office documents.
-const char kGenerator[] = R"PY(
-import gzip, io, os, sys, zipfile
-out = sys.argv[1]
-exe = open('/usr/share/clamav-testfiles/clam.exe', 'rb').read()
-def zipped(members, method=zipfile.ZIP_DEFLATED):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, 'w', method) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return buf.getvalue()
-def save(name, data):
-    open(os.path.join(out, name), 'wb').write(data)
+const char kGeneratorBody[] = R"PY(
 # evil.exe inside level7.zip inside level6.zip ... inside level1.zip
 data = zipped([('evil.exe', exe), ('readme.txt', b'hi')])
 for level in range(7, 1, -1):
@@ -93,7 +82,7 @@ class ArchiveTest : public ::testing::Test {
     if (!std::filesystem::exists(std::string(kClamDir) + "/clam.exe")) {
       return std::string("missing ") + kClamDir + ": apt-get install clamav-testfiles";
     }
-    dir_->Write("generate.py", kGenerator);
+    dir_->Write("generate.py", std::string(testing::kPythonFixturePrelude) + kGeneratorBody);
     dir_->Write("hello.txt", "hello\n");
     std::string err;
     for (const char* command :

@@ -40,19 +40,7 @@ using testing::ReadFile;
 // --- fixtures ------------------------------------------------------------------------------
 
 // What python builds best: office documents, bombs, damaged zips, uuencode.
-const char kGenerator[] = R"PY(
-import binascii, hashlib, io, os, sys, zipfile
-out = sys.argv[1]
-exe = open('/usr/share/clamav-testfiles/clam.exe', 'rb').read()
-def zipped(members, method=zipfile.ZIP_DEFLATED):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, 'w', method) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return buf.getvalue()
-def save(name, data):
-    with open(os.path.join(out, name), 'wb') as f:
-        f.write(data)
+const char kGeneratorBody[] = R"PY(
 save('clam.exe.sha256', hashlib.sha256(exe).hexdigest().encode())
 pdf = (b'%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n'
        b'2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n'
@@ -110,7 +98,7 @@ std::string PrepareFixtures(const testing::TempDir& dir) {
     }
   }
   if (!std::filesystem::exists("/bin/true")) return "missing /bin/true: apt-get install coreutils";
-  dir.Write("generate.py", kGenerator);
+  dir.Write("generate.py", std::string(testing::kPythonFixturePrelude) + kGeneratorBody);
   dir.Write("hello.txt", "hello, this is plain text\n");
   for (const char* command :
        {"cp /usr/share/clamav-testfiles/clam.exe .", "python3 generate.py .",

@@ -23,6 +23,24 @@ inline std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The start of the python3 scripts tests use to build fixtures: `out` (the directory given as
+// the first argument), `exe` (ClamAV's clam.exe), zipped(members, method) -> bytes of a zip
+// of (name, data) pairs, save(name, data) -> writes out/name.
+inline constexpr char kPythonFixturePrelude[] = R"PY(
+import binascii, gzip, hashlib, io, os, sys, zipfile
+out = sys.argv[1]
+exe = open('/usr/share/clamav-testfiles/clam.exe', 'rb').read()
+def zipped(members, method=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w', method) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buf.getvalue()
+def save(name, data):
+    with open(os.path.join(out, name), 'wb') as f:
+        f.write(data)
+)PY";
+
 class TempDir {
  public:
   TempDir() {
