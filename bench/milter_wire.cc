@@ -1,4 +1,4 @@
-// Milter packet encoding (see milter_wire.h).
+// MTA-side milter packet encoding (see milter_wire.h).
 
 #include "milter_wire.h"
 
@@ -7,7 +7,16 @@
 
 namespace mailwarden::bench::milter {
 
-// Our constants must agree with the libmilter the milters link against.
+// The shared constants must agree with the libmilter the null milter links against.
+static_assert(kFamilyUnknown == SMFIA_UNKNOWN && kFamilyUnix == SMFIA_UNIX &&
+              kFamilyInet6 == SMFIA_INET6 && kCmdUnknown == SMFIC_UNKNOWN);
+static_assert(static_cast<uint32_t>(MacroStage::kConnect) == SMFIM_CONNECT &&
+              static_cast<uint32_t>(MacroStage::kHelo) == SMFIM_HELO &&
+              static_cast<uint32_t>(MacroStage::kMail) == SMFIM_ENVFROM &&
+              static_cast<uint32_t>(MacroStage::kRcpt) == SMFIM_ENVRCPT &&
+              static_cast<uint32_t>(MacroStage::kData) == SMFIM_DATA &&
+              static_cast<uint32_t>(MacroStage::kEndOfMessage) == SMFIM_EOM &&
+              static_cast<uint32_t>(MacroStage::kEndOfHeaders) == SMFIM_EOH);
 static_assert(kProtocolVersion == SMFI_PROT_VERSION);
 static_assert(kMaxChunk == MILTER_CHUNK_SIZE);
 static_assert(kCmdAbort == SMFIC_ABORT && kCmdBody == SMFIC_BODY && kCmdConnect == SMFIC_CONNECT &&
@@ -43,29 +52,6 @@ static_assert(kProtoNoConnect == SMFIP_NOCONNECT && kProtoNoHelo == SMFIP_NOHELO
               kProtoNrEoh == SMFIP_NR_EOH && kProtoNrBody == SMFIP_NR_BODY &&
               kProtoHeaderLeadingSpace == SMFIP_HDR_LEADSPC && kAllProtocol == SMFI_CURR_PROT);
 
-void AppendUint32(std::string* data, uint32_t value) {
-  data->push_back(static_cast<char>((value >> 24) & 0xFF));
-  data->push_back(static_cast<char>((value >> 16) & 0xFF));
-  data->push_back(static_cast<char>((value >> 8) & 0xFF));
-  data->push_back(static_cast<char>(value & 0xFF));
-}
-
-uint32_t ReadUint32(std::string_view data) {
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[i])); };
-  return (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
-}
-
-void AppendCString(std::string* data, std::string_view text) {
-  data->append(text);
-  data->push_back('\0');
-}
-
-void AppendPacket(std::string* out, char command, std::string_view data) {
-  AppendUint32(out, static_cast<uint32_t>(data.size() + 1));
-  out->push_back(command);
-  out->append(data);
-}
-
 void AppendOptneg(std::string* out, uint32_t version, uint32_t actions, uint32_t protocol) {
   std::string data;
   AppendUint32(&data, version);
@@ -94,31 +80,6 @@ void AppendConnectData(std::string* data, std::string_view client_name, uint16_t
   data->push_back(static_cast<char>((client_port >> 8) & 0xFF));
   data->push_back(static_cast<char>(client_port & 0xFF));
   AppendCString(data, client_address);
-}
-
-bool SplitCStrings(std::string_view data, std::vector<std::string_view>* out) {
-  out->clear();
-  if (data.empty() || data.back() != '\0') return false;
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t nul = data.find('\0', start);
-    out->push_back(data.substr(start, nul - start));
-    start = nul + 1;
-  }
-  return true;
-}
-
-bool IsValidReplyCode(std::string_view text) {
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (text.size() < 4) return false;
-  if (text[0] != '4' && text[0] != '5') return false;
-  if (!digit(text[1]) || !digit(text[2])) return false;
-  if (text[3] != ' ' && text[3] != '-') return false;
-  // An enhanced status code, if present, must be of the same class.
-  if (text.size() >= 6 && digit(text[4]) && text[5] == '.' && text[4] != text[0]) {
-    return false;
-  }
-  return true;
 }
 
 const char* ReplyName(char reply) {

@@ -33,6 +33,8 @@ constexpr Param kConfigParams[] = {
 
     {"milter.connection_timeout", ParamType::kDuration, "300s", 1, kDay,
      "how long the milter waits for the MTA between two commands"},
+    {"milter.max_connections", ParamType::kInteger, "1024", 1, 65536,
+     "MTA connections served at once; more wait in the listen backlog"},
     {"milter.on_internal_error", ParamType::kFailureMode, "tempfail", 0, 0,
      "verdict when a check fails internally (accept, tempfail, reject)"},
     {"milter.on_timeout", ParamType::kFailureMode, "tempfail", 0, 0,
@@ -711,6 +713,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.milter.user = get("milter.user").text;
   c.milter.connection_timeout = get("milter.connection_timeout").number;
   c.milter.shutdown_timeout = get("milter.shutdown_timeout").number;
+  c.milter.max_connections = get("milter.max_connections").number;
   c.milter.on_internal_error = get("milter.on_internal_error").action;
   c.milter.on_timeout = get("milter.on_timeout").action;
   c.milter.verdict_header = get("milter.verdict_header").text;

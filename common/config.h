@@ -120,6 +120,7 @@ struct MilterOptions {
   std::string user;
   int64_t connection_timeout = 300;
   int64_t shutdown_timeout = 30;
+  int64_t max_connections = 1024;
   Action on_internal_error = Action::kTempfail;
   Action on_timeout = Action::kTempfail;
   std::string verdict_header;

@@ -6,6 +6,7 @@
 #define MAILWARDEN_COMMON_DAEMON_H_
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <string>
@@ -33,6 +34,9 @@ Result<int> OpenListener(const SocketSpec& spec, int backlog);
 // connection; call it after the socket is opened and before connections are accepted.
 // kNotFound when there is none.
 Status SetNodelayOnListeners(int port);
+
+// A connected peer for log lines: "192.0.2.1:2345", "[2001:db8::1]:2345" or "unix".
+std::string PeerName(const sockaddr_storage& addr);
 
 // Applies "user[:group]" ownership and `mode` to a unix socket file. Empty owner: mode only.
 Status SetSocketOwnerAndMode(const std::string& path, const std::string& owner, int mode);

@@ -90,7 +90,7 @@ class ContentReader {
 };
 
 // Attachments are kept whole while a message is inspected: buffers of tens of KB to MBs,
-// allocated and freed for every message, by a new libmilter thread each time. With glibc's
+// allocated and freed for every message, on any of the server's threads. With glibc's
 // defaults each one is mmap()ed and unmapped, or trimmed back with brk()/madvise(), and the
 // page faults and TLB flushes cost more than the inspection itself. This keeps such memory
 // in malloc's arenas for reuse (peak memory is unchanged: mime.max_kept_* bounds it; an

@@ -1,5 +1,5 @@
 // The inspection engine: the checks of one configuration, and how their findings become a
-// verdict. Knows nothing of libmilter; the milter glue, --test mode, unit tests and
+// verdict. Knows nothing of the milter protocol; the milter glue, --test mode, unit tests and
 // benchmarks all drive it the same way.
 //
 // An Engine is built from one Config snapshot and is immutable afterwards: connections

@@ -142,8 +142,7 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
 }
 
 // Loads the configuration again and installs it; a config with errors changes nothing.
-// Runs in a BackgroundTask, so the signal loop returns to sigwait() at once (a signal
-// arriving while the main thread is busy would go to libmilter's own signal thread).
+// Runs in a BackgroundTask, so the signal loop returns to sigwait() at once.
 void Reload(const Options& options, SnapshotHolder<const Engine>* engine_holder,
             SnapshotHolder<DecisionLog>* log_holder) {
   auto config = LoadWithOverrides(options);
@@ -186,8 +185,10 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
 
   SocketSpec spec = *ParseSocketSpec(config->milter.socket);
   MilterServices services{[&] { return engine_holder.Get(); }, [&] { return log_holder.Get(); }};
-  if (Status s = MilterOpen(spec, static_cast<int>(config->milter.connection_timeout), services);
-      !s.ok()) {
+  MilterListenOptions listen;
+  listen.timeout_seconds = static_cast<int>(config->milter.connection_timeout);
+  listen.max_connections = static_cast<int>(config->milter.max_connections);
+  if (Status s = MilterOpen(spec, listen, services); !s.ok()) {
     LogFatal(s.message());
     return 1;
   }
@@ -207,9 +208,9 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   std::atomic<bool> stopping{false};
   std::thread runner([&] {
     Status s = MilterRun();
-    // Wake the signal loop if libmilter stopped on its own.
+    // Wake the signal loop if the server stopped on its own.
     if (!stopping.load()) {
-      LogError(s.ok() ? std::string("libmilter stopped accepting connections") : s.message());
+      LogError(s.message());
       kill(getpid(), SIGTERM);
     }
   });
@@ -247,8 +248,8 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
     LogWarn(std::to_string(left) +
             " messages still in flight at shutdown; the MTA applies its milter_default_action");
   LogInfo("stopped");
-  // libmilter's session threads may still hold idle connections; leave without running
-  // static destructors under them.
+  // Worker threads may still hold idle connections; leave without running static
+  // destructors under them.
   std::cerr.flush();
   _exit(0);
 }

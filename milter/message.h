@@ -1,4 +1,4 @@
-// The message model: what the milter knows about one message, independent of libmilter.
+// The message model: what the milter knows about one message, independent of the milter protocol.
 //
 // An Envelope is filled from the SMTP dialogue (or from the command line in --test mode);
 // a Message adds the header fields and the body as they arrive, streaming them through a

@@ -37,37 +37,11 @@
 #include "common/decision_log.h"
 #include "common/snapshot.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "policyd/policy_request.h"
 #include "policyd/policy_rules.h"
 
 namespace mailwarden {
-
-// Owns a file descriptor; closes it when destroyed or reset.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 class PolicyServer {
  public:
