@@ -76,9 +76,11 @@ class NullMilter:
     """mw-null-milter in its stock form on a loopback port: only --socket and --max-runtime
     (a bound on its life), no option that changes what it does."""
 
-    def __init__(self, root: Path, pidfile: Path, max_runtime: int):
-        self.port = mwlab.free_port()
-        self.spec = f"inet:127.0.0.1:{self.port}"
+    def __init__(self, root: Path, pidfile: Path, max_runtime: int, unix: bool = False):
+        if unix:
+            self.spec = f"unix:{root / 'null-milter.sock'}"
+        else:
+            self.spec = f"inet:127.0.0.1:{mwlab.free_port()}"
         self.err = root / "null-milter.err"
         self.proc = mwlab.ManagedProcess(
             [null_milter_bin(), "--socket", self.spec, "--max-runtime", str(max_runtime)],
@@ -91,6 +93,8 @@ class NullMilter:
             raise mwlab.LabError(f"mw-null-milter not ready: {self.stderr()}") from None
         if not self.proc.running:
             raise mwlab.LabError(f"mw-null-milter exited: {self.stderr()}")
+        if unix:   # libmilter leaves the socket to the umask; smtpd runs as postfix
+            os.chmod(self.spec[len("unix:"):], 0o666)
 
     @property
     def pid(self) -> int:
@@ -138,6 +142,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime + stime
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores, /proc/stat), in seconds."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def vm_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -163,6 +174,7 @@ def loadavg() -> str:
 def run_once(port: int, sink: Sink, args: argparse.Namespace, n: int) -> dict:
     """One smtp-source run of n messages to port; returns its timings."""
     before = sink.messages()
+    busy0 = machine_busy_seconds()
     t0 = time.monotonic()
     proc = subprocess.run(
         [SMTP_SOURCE, "-s", str(args.sessions), "-l", str(args.length), "-m", str(n),
@@ -180,7 +192,8 @@ def run_once(port: int, sink: Sink, args: argparse.Namespace, n: int) -> dict:
     except TimeoutError as e:
         raise mwlab.LabError(f"{e} (got {sink.messages() - before})") from None
     done = time.monotonic() - t0
-    return {"messages": n, "inject_s": injected, "total_s": done,
+    busy = machine_busy_seconds() - busy0
+    return {"messages": n, "inject_s": injected, "total_s": done, "busy_s": busy,
             "msgs_per_s": n / done, "inject_msgs_per_s": n / injected}
 
 
@@ -195,6 +208,11 @@ def main() -> int:
     p.add_argument("--rules", default=str(REPO / "rules" / "default.yaml"))
     p.add_argument("--max-run", type=float, default=110.0,
                    help="bound on one run, seconds (default 110)")
+    p.add_argument("--unix", action="store_true",
+                   help="both milters on unix sockets instead of loopback TCP")
+    p.add_argument("--verdict-header", default=None, metavar="NAME",
+                   help="mailwarden's milter.verdict_header (default: the shipped default; "
+                        "\"\" for none)")
     p.add_argument("--json", action="store_true", help="also print one JSON line at the end")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -210,15 +228,19 @@ def main() -> int:
         return 2
 
     rules = str(Path(args.rules).resolve())
+    milter_params = {"connection_timeout": "300s"}
+    if args.verdict_header is not None:
+        milter_params["verdict_header"] = args.verdict_header
     lab = mwlab.Lab(milter=True, postfix=False, rule_files=[rules], name="postfix-bench",
-                    milter_config={"milter": {"connection_timeout": "300s"}})
+                    milter_config={"milter": milter_params}, unix_sockets=args.unix)
     with lab:
         pidfile = lab.dir / "pids"
         sink = Sink(lab.dir, pidfile)
         mwlab.register_cleanup(sink.stop)
         # The null milter lives at most as long as all the runs may take, and then some.
         null = NullMilter(lab.dir, pidfile,
-                          max_runtime=int(args.max_run * 3 * (args.rounds + 1)) + 300)
+                          max_runtime=int(args.max_run * 3 * (args.rounds + 1)) + 300,
+                          unix=args.unix)
         mwlab.register_cleanup(null.stop)
         plain_port, null_port, milter_port = (mwlab.free_port(), mwlab.free_port(),
                                               mwlab.free_port())
@@ -284,6 +306,10 @@ def main() -> int:
         runs = results[mode]
         return sum(x["messages"] for x in runs) / sum(x[key] for x in runs)
 
+    def busy_per_msg(mode: str) -> float:
+        runs = results[mode]
+        return sum(x["busy_s"] for x in runs) / sum(x["messages"] for x in runs)
+
     def rounds_ratio(num: str, den: str) -> list[float]:
         return [a["msgs_per_s"] / b["msgs_per_s"] for a, b in zip(results[num], results[den])]
 
@@ -310,6 +336,8 @@ def main() -> int:
           f"VmHWM {rss} kB, decisions {verdicts}")
     print(f"  mw-null-milter: {1000 * null_cpu / measured:.3f} ms CPU per message, "
           f"VmHWM {null_rss} kB")
+    print("  machine CPU per message (all processes, both cores): " + ", ".join(
+        f"{mode} {1000 * busy_per_msg(mode):.2f} ms" for mode in ("none", "null", "mailwarden")))
     print(f"  Postfix warnings/milter actions in the maillog: {len(warnings)}")
     for line in warnings[:5]:
         print(f"    {line}")
@@ -327,6 +355,10 @@ def main() -> int:
             "ratio_mailwarden_null": round(mw_null_ratio, 4),
             "ratio_mailwarden_null_per_round": [round(x, 4) for x in mw_null_per_round],
             "milter_cpu_ms_per_msg": round(1000 * cpu / measured, 4),
+            "socket": "unix" if args.unix else "inet",
+            "verdict_header": args.verdict_header,
+            "machine_cpu_ms_per_msg": {m: round(1000 * busy_per_msg(m), 3)
+                                       for m in ("none", "null", "mailwarden")},
             "milter_vmhwm_kb": rss, "decisions": verdicts,
             "null_cpu_ms_per_msg": round(1000 * null_cpu / measured, 4),
             "null_vmhwm_kb": null_rss,

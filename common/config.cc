@@ -49,7 +49,9 @@ constexpr Param kConfigParams[] = {
     {"milter.user", ParamType::kString, "", 0, 0,
      "user to switch to after opening the socket; empty keeps the current user"},
     {"milter.verdict_header", ParamType::kString, "X-Mailwarden", 0, 0,
-     "header added to every accepted, tagged or held message; empty adds none"},
+     "header added to tagged and held messages (and accepted ones, see below); empty: none"},
+    {"milter.verdict_header_on_accept", ParamType::kBool, "false", 0, 0,
+     "also add the verdict header to messages accepted without findings"},
 
     {"mime.max_boundary_length", ParamType::kInteger, "200", 70, 4096,
      "longest multipart boundary accepted (RFC 2046 allows 70)"},
@@ -717,6 +719,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.milter.on_internal_error = get("milter.on_internal_error").action;
   c.milter.on_timeout = get("milter.on_timeout").action;
   c.milter.verdict_header = get("milter.verdict_header").text;
+  c.milter.verdict_header_on_accept = get("milter.verdict_header_on_accept").flag;
   c.policyd.listen = get("policyd.listen").text;
   c.policyd.socket_owner = get("policyd.socket_owner").text;
   c.policyd.socket_mode = static_cast<int>(get("policyd.socket_mode").number);

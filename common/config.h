@@ -124,6 +124,7 @@ struct MilterOptions {
   Action on_internal_error = Action::kTempfail;
   Action on_timeout = Action::kTempfail;
   std::string verdict_header;
+  bool verdict_header_on_accept = false;
 };
 
 struct PolicydOptions {

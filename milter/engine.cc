@@ -279,7 +279,11 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
     for (const Finding& f : v.findings) {
       if (f.action != Action::kAccept) rules += (rules.empty() ? "" : ",") + f.rule_id;
     }
-    if (!config_->milter.verdict_header.empty()) {
+    // On every accepted message the header would cost Postfix a queue-file edit per
+    // message (bench/README.md); the decision log has every verdict anyway.
+    bool wanted = v.action != Action::kAccept || !rules.empty() ||
+                  config_->milter.verdict_header_on_accept;
+    if (wanted && !config_->milter.verdict_header.empty()) {
       static const std::string kHost = Hostname();
       std::string value = std::string(ActionName(v.action)) + " (" + kHost + ")";
       if (!rules.empty()) value += " rules=" + rules;

@@ -23,7 +23,7 @@ namespace mailwarden {
 struct Envelope {
   std::string client_addr;  // "192.0.2.1", or "" when unknown (local submission)
   std::string client_name;  // reverse DNS name as the MTA saw it
-  std::string helo;
+  std::string helo;         // HELO name; empty when the MTA skips the step (as negotiated)
   std::string auth_user;    // SASL login, "" when not authenticated
   std::string daemon_name;  // the MTA's {daemon_name} macro
   std::string mail_from;    // envelope sender without angle brackets; "" for the null sender

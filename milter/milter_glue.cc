@@ -48,20 +48,15 @@ class FilterConnection : public MilterHandler {
  public:
   ~FilterConnection() override { EndMessage(); }
 
+  // The CONNECT and HELO steps are negotiated away (the client comes as MAIL FROM macros);
+  // an MTA that sends them anyway is heard.
   void OnConnect(const MilterMacros& macros, std::string_view host_name,
                  std::string_view address) override {
     Guarded("connect", [&] {
-      // No refusal here even while draining: the connect step has no reply (kProtoNrConnect).
-      // MAIL FROM refuses instead.
       session_ = Envelope();
       session_.client_name = std::string(host_name);
-      std::string_view addr = macros.Get("client_addr");
-      session_.client_addr = std::string(addr.empty() ? address : addr);
-      session_.daemon_name = std::string(macros.Get("daemon_name"));
-      // Postfix's non_smtpd_milters (pickup, sendmail) see a made-up connection from
-      // localhost [127.0.0.1] whose ports are "0"; a real SMTP session always has a server
-      // port. An MTA that does not send the macro is taken to be speaking SMTP.
-      session_.smtp = macros.Get("daemon_port") != "0";
+      session_.client_addr = std::string(address);
+      TakeClientMacros(macros);
     });
   }
 
@@ -74,6 +69,7 @@ class FilterConnection : public MilterHandler {
     try {
       EndMessage();
       failure_.clear();
+      TakeClientMacros(macros);
       Envelope env = session_;
       env.mail_from = StripBrackets(args[0]);
       env.auth_user = std::string(macros.Get("auth_authen"));
@@ -161,6 +157,21 @@ class FilterConnection : public MilterHandler {
   void OnAbort() override { EndMessage(); }
 
  private:
+  // The client as the MTA's macros describe it. Postfix's non_smtpd_milters (pickup,
+  // sendmail) see a made-up connection from localhost whose ports are "0"; a real SMTP
+  // session always has a server port. An MTA that does not send the macro is taken to be
+  // speaking SMTP.
+  void TakeClientMacros(const MilterMacros& macros) {
+    if (std::string_view addr = macros.Get("client_addr"); !addr.empty())
+      session_.client_addr = std::string(addr);
+    // Postfix says "unknown" for a client without a verified name.
+    if (std::string_view name = macros.Get("client_name"); !name.empty())
+      session_.client_name = name == "unknown" ? std::string() : std::string(name);
+    if (std::string_view daemon = macros.Get("daemon_name"); !daemon.empty())
+      session_.daemon_name = std::string(daemon);
+    session_.smtp = macros.Get("daemon_port") != "0";
+  }
+
   void EndMessage() {
     message_.reset();
     engine_.reset();
@@ -223,13 +234,14 @@ MilterCapabilities FilterCapabilities() {
   c.actions = kActAddHeaders | kActChangeHeaders | kActQuarantine | kActSetSymList;
   // Steps we skip, and steps we take without answering: fewer round trips per message.
   // We answer MAIL FROM (early size refusal) and end of message; everything else streams.
-  c.skipped_steps = kProtoNoUnknown | kProtoNoData | kProtoNoEoh;
+  // CONNECT and HELO are skipped too: the MAIL FROM macros carry what we use of them, and
+  // each step skipped is a write in Postfix and a wake-up here per SMTP session.
+  c.skipped_steps = kProtoNoConnect | kProtoNoHelo | kProtoNoUnknown | kProtoNoData | kProtoNoEoh;
   c.unanswered_steps =
       kProtoNrConnect | kProtoNrHelo | kProtoNrRcpt | kProtoNrHeader | kProtoNrEoh | kProtoNrBody;
   // Only the macros we use, at the stage we use them.
-  c.macros[static_cast<size_t>(MacroStage::kConnect)] =
-      "{client_addr} {client_name} {daemon_name} {daemon_port}";
-  c.macros[static_cast<size_t>(MacroStage::kMail)] = "{auth_authen} {daemon_name}";
+  c.macros[static_cast<size_t>(MacroStage::kMail)] =
+      "{auth_authen} {client_addr} {client_name} {daemon_name} {daemon_port}";
   c.macros[static_cast<size_t>(MacroStage::kEndOfMessage)] = "i";
   return c;
 }

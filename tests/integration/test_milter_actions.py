@@ -27,7 +27,8 @@ RULES = [
 
 
 class MilterActionsTest(mwlab.LabTestCase, unittest.TestCase):
-    LAB_OPTIONS = dict(milter=True, policyd=False, rules=RULES)
+    LAB_OPTIONS = dict(milter=True, policyd=False, rules=RULES,
+                       milter_config={"milter": {"verdict_header_on_accept": True}})
 
     def send_sized(self, tag: str, body_bytes: int):
         sender = self.lab.address(tag)

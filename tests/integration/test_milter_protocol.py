@@ -22,7 +22,8 @@ def packet(cmd: str, data: bytes = b"") -> bytes:
 
 class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
     LAB_OPTIONS = dict(milter=True, policyd=False, postfix=False,
-                       rules=[mwlab.size_rule("1KiB")])
+                       rules=[mwlab.size_rule("1KiB")],
+                       milter_config={"milter": {"verdict_header_on_accept": True}})
 
     def spec(self) -> mwlab.SocketSpec:
         return self.lab.milter.wait_ready()

@@ -50,8 +50,7 @@ TEST(Engine, RefusesRealSizeAtEndOfMessage) {
   Message small = MessageOfSize(100);
   Verdict ok = engine->AtEndOfMessage(small);
   EXPECT_EQ(ok.action, Action::kAccept);
-  ASSERT_EQ(ok.add_headers.size(), 1u);
-  EXPECT_EQ(ok.add_headers[0].name, "X-Mailwarden");
+  EXPECT_TRUE(ok.add_headers.empty());  // clean mail goes on unchanged by default
   Message big = MessageOfSize(2000);
   Verdict v = engine->AtEndOfMessage(big);
   EXPECT_EQ(v.action, Action::kReject);
@@ -59,6 +58,16 @@ TEST(Engine, RefusesRealSizeAtEndOfMessage) {
   ASSERT_NE(v.deciding, nullptr);
   EXPECT_EQ(v.deciding->evidence["size"], big.size());
   EXPECT_TRUE(v.add_headers.empty());
+}
+
+TEST(Engine, VerdictHeaderOnAcceptedMailWhenAsked) {
+  auto engine = EngineWith(kSizeRule, "milter:\n  verdict_header_on_accept: true\n");
+  Message small = MessageOfSize(100);
+  Verdict ok = engine->AtEndOfMessage(small);
+  EXPECT_EQ(ok.action, Action::kAccept);
+  ASSERT_EQ(ok.add_headers.size(), 1u);
+  EXPECT_EQ(ok.add_headers[0].name, "X-Mailwarden");
+  EXPECT_EQ(ok.add_headers[0].value.rfind("accept (", 0), 0u) << ok.add_headers[0].value;
 }
 
 TEST(Engine, ReplyTextOverrideAndTagAction) {
