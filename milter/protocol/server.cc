@@ -72,14 +72,14 @@ Status MilterServer::Run() {
     return Status::IoError("fcntl on the milter socket: " + Errno(errno));
   counters_.workers.fetch_add(1);
   StartWorker();  // so that two connections can start at once from the first moment
-  WorkerLoop();
+  WorkerLoop(/*may_retire=*/false);
   return Status::IoError("the milter socket stopped accepting connections");
 }
 
 void MilterServer::StartWorker() {
   counters_.workers.fetch_add(1);
   try {
-    std::thread([this] { WorkerLoop(); }).detach();
+    std::thread([this] { WorkerLoop(/*may_retire=*/true); }).detach();
   } catch (const std::exception& e) {
     counters_.workers.fetch_sub(1);
     LogError(std::string("cannot start a milter worker thread: ") + e.what());
@@ -95,7 +95,7 @@ void MilterServer::NoteLimitReached() {
           ") connections are being served; new ones wait in the listen backlog");
 }
 
-void MilterServer::WorkerLoop() {
+void MilterServer::WorkerLoop(bool may_retire) {
   for (;;) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
@@ -130,7 +130,7 @@ void MilterServer::WorkerLoop() {
       LogError("milter connection failed: unknown exception");
     }
     counters_.active.fetch_sub(1);
-    if (idle_.load() >= kMaxIdleWorkers) {
+    if (may_retire && idle_.load() >= kMaxIdleWorkers) {
       counters_.workers.fetch_sub(1);
       return;
     }

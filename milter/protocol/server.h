@@ -61,7 +61,9 @@ class MilterServer {
   const Counters& counters() const { return counters_; }
 
  private:
-  void WorkerLoop();
+  // Accepts and serves until the socket fails. A worker that may retire ends when enough
+  // others are idle; the one in Run() never does, so Run() returns only on failure.
+  void WorkerLoop(bool may_retire);
   void StartWorker();
   void Serve(UniqueFd fd, const std::string& peer);
   void NoteLimitReached();

@@ -8,6 +8,8 @@ frees the connection, and decides the next well-formed message normally.
 import json
 import struct
 import sys
+import threading
+import time
 import unittest
 from pathlib import Path
 
@@ -18,6 +20,20 @@ import mwlab  # noqa: E402
 
 def packet(cmd: str, data: bytes = b"") -> bytes:
     return struct.pack("!I", len(data) + 1) + cmd.encode() + data
+
+
+def size_lab(name: str, **milter: object) -> mwlab.Lab:
+    """A milter of its own (no Postfix) with the 1 KiB size rule and `milter` settings."""
+    return mwlab.Lab(milter=True, policyd=False, postfix=False, name=name,
+                     rules=[mwlab.size_rule("1KiB")], config={"milter": milter})
+
+
+def in_message(spec: mwlab.SocketSpec, subject: str) -> mwlab.MilterClient:
+    """A client that has negotiated and is in the middle of a message (headers sent)."""
+    m = mwlab.MilterClient(spec)
+    m.greet()
+    m.start_message("a@example.net", "b@example.com", subject)
+    return m
 
 
 class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
@@ -126,22 +142,29 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
         self.assert_still_serving()
 
     def test_many_abrupt_disconnects(self):
-        for _ in range(200):
-            s = self.spec().connect(3)
-            s.sendall(packet("O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF))[:7])
-            s.close()
+        # Bursts from several clients at once: the server grows its worker pool, then trims
+        # the idle workers; serving must go on throughout.
+        spec = self.spec()
+
+        def burst() -> None:
+            for _ in range(300):
+                s = spec.connect(3)
+                s.sendall(packet("O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF))[:7])
+                s.close()
+        threads = [threading.Thread(target=burst) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         self.assert_still_serving()
 
     def test_message_in_flight_keeps_the_rules_it_started_with(self):
         # Reload to a 1 MiB limit in the middle of a message: that message is still judged by
         # the 1 KiB rule it started under; the next message gets the new rule.
-        lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="proto-reload",
-                        rules=[mwlab.size_rule("1KiB")])
+        lab = size_lab("proto-reload")
         with lab:
             spec = lab.milter.wait_ready()
-            m = mwlab.MilterClient(spec)
-            m.greet()
-            m.start_message("a@example.net", "b@example.com", "in flight across a reload")
+            m = in_message(spec, "in flight across a reload")
             since = lab.milter.stderr_offset()
             lab.write_rules([mwlab.size_rule("1MiB")])
             lab.milter.reload()
@@ -161,14 +184,10 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
 
     def test_in_flight_messages_finish_before_sigterm_exit(self):
         # A message in flight when SIGTERM arrives still gets its verdict.
-        lab = mwlab.Lab(milter=True, policyd=False, postfix=False, name="proto-term",
-                        rules=[mwlab.size_rule("1KiB")],
-                        config={"milter": {"shutdown_timeout": "10s"}})
+        lab = size_lab("proto-term", shutdown_timeout="10s")
         with lab:
             spec = lab.milter.wait_ready()
-            m = mwlab.MilterClient(spec)
-            m.greet()
-            m.start_message("a@example.net", "b@example.com", "in flight")
+            m = in_message(spec, "in flight")
             lab.milter.signal(15)
             lab.milter.wait_for_stderr("stopping")
             # A new session is tempfailed once stopping: the MTA keeps the mail and retries.
@@ -186,6 +205,54 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
             entries = lab.decisions("milter")
             self.assertTrue(any(mwlab.field_of(e, "email.local_id") == "PROTO3" for e in entries),
                             entries)
+
+
+class MilterServerLimitsTest(unittest.TestCase):
+    """The protocol server's own limits: a silent MTA is dropped after
+    milter.connection_timeout, and connections beyond milter.max_connections wait in the
+    listen backlog until a served one ends, then get served."""
+
+    def test_silent_mta_is_dropped_and_its_message_aborted(self):
+        lab = size_lab("proto-timeout", connection_timeout="1s", shutdown_timeout="20s")
+        with lab:
+            m = in_message(lab.milter.wait_ready(), "then silence")
+            m.sock.settimeout(10)
+            started = time.monotonic()
+            self.assertEqual(m.sock.recv(100), b"")   # the milter closed the connection
+            self.assertLess(time.monotonic() - started, 8)
+            lab.milter.wait_for_stderr(r"nothing from the MTA for 1 s \(milter.connection_timeout\)")
+            # The aborted message no longer counts as in flight: SIGTERM exits at once.
+            started = time.monotonic()
+            lab.milter.signal(15)
+            self.assertEqual(lab.milter.wait(15), 0)
+            self.assertLess(time.monotonic() - started, 10)
+
+    def test_connections_beyond_the_limit_wait_and_are_served_later(self):
+        lab = size_lab("proto-maxconn", max_connections=2)
+        with lab:
+            spec = lab.milter.wait_ready()
+            first, second = mwlab.MilterClient(spec), mwlab.MilterClient(spec)
+            first.greet()
+            second.greet()
+            lab.milter.wait_for_stderr(r"milter.max_connections \(2\) connections are being served")
+            third = mwlab.MilterClient(spec, timeout=1.5)
+            third._send("O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF))
+            with self.assertRaises(TimeoutError):   # queued, not served
+                third._recv()
+            first.quit()
+            first.sock.close()
+            third.sock.settimeout(10)
+            cmd, data = third._recv()               # served once a slot is free
+            self.assertEqual(cmd, "O")
+            _, third.actions, third.protocol = struct.unpack("!III", data[:12])
+            third.macros("C", mwlab.postfix_connect_macros())
+            letter, _ = third.start_message("a@example.net", "b@example.com", "late")
+            self.assertEqual(letter, "c")
+            third.body(b"ok\r\n")
+            third.macros("E", {"i": "MAXCONN1"})
+            self.assertEqual(third.eom()[0], "a")
+            third.sock.close()
+            second.sock.close()
 
 
 class DecisionLogToStdoutTest(unittest.TestCase):
