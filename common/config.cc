@@ -53,6 +53,33 @@ constexpr Param kConfigParams[] = {
     {"milter.verdict_header_on_accept", ParamType::kBool, "false", 0, 0,
      "also add the verdict header to messages accepted without findings"},
 
+    {"antivirus.database", ParamType::kString, "/var/lib/clamav", 0, 0,
+     "directory of the ClamAV signature databases (the one freshclam maintains)"},
+    {"antivirus.heuristic_broken_executables", ParamType::kBool, "false", 0, 0,
+     "report broken PE and ELF executables as Heuristics.Broken.Executable"},
+    {"antivirus.heuristic_encrypted", ParamType::kBool, "false", 0, 0,
+     "report encrypted archives and documents as Heuristics.Encrypted.* (the encrypted_archive "
+     "rule already refuses encrypted archives)"},
+    {"antivirus.max_file_size", ParamType::kSize, "25MiB", 1024, 1ll << 32,
+     "largest file (a part, or a file inside an archive) scanned; a larger one is a scan limit"},
+    {"antivirus.max_files", ParamType::kInteger, "10000", 1, 1000000,
+     "files scanned inside one part (archive members, embedded objects)"},
+    {"antivirus.max_recursion", ParamType::kInteger, "17", 1, 100,
+     "archives and containers opened one inside another by the scanner"},
+    {"antivirus.max_scan_size", ParamType::kSize, "100MiB", 1024, 1ll << 34,
+     "bytes scanned from one part, its unpacked content included"},
+    {"antivirus.max_scan_time", ParamType::kDuration, "120s", 1, 3600,
+     "time one part may take to scan"},
+    {"antivirus.on_scan_limit", ParamType::kFailureMode, "reject", 0, 0,
+     "verdict when a part could not be fully scanned (a limit above, or a part too large to "
+     "keep): 550 5.7.1 naming the limit; a retry would not help"},
+    {"antivirus.on_scanner_error", ParamType::kFailureMode, "tempfail", 0, 0,
+     "verdict when the scanner cannot answer (no signatures loaded, a scanner failure)"},
+    {"antivirus.pua", ParamType::kBool, "false", 0, 0,
+     "also load the signatures of potentially unwanted applications (PUA.*)"},
+    {"antivirus.self_check", ParamType::kDuration, "60s", 0, kDay,
+     "how often to look for a changed signature directory and reload it (0: only on SIGHUP)"},
+
     {"mime.max_boundary_length", ParamType::kInteger, "200", 70, 4096,
      "longest multipart boundary accepted (RFC 2046 allows 70)"},
     {"mime.max_depth", ParamType::kInteger, "20", 1, 1000,
@@ -182,6 +209,9 @@ constexpr CheckSchema kCheckSchemas[] = {
     {"encrypted_archive", CheckHost::kMilter, Action::kReject, {},
      "refuses password-protected archives: encrypted members or an encrypted listing (550 "
      "5.7.1)"},
+    {"antivirus", CheckHost::kMilter, Action::kReject, {},
+     "scans every decoded part (bodies, attachments, TNEF files, attached messages) with "
+     "libclamav; a virus is refused with its signature name (550 5.7.1); see antivirus.*"},
     {"macro_document", CheckHost::kMilter, Action::kTag, {},
      "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,

@@ -100,10 +100,11 @@ std::vector<ContentPart> UnpackTnef(const mime::MimePart& p, const ContentLimits
   return files;
 }
 
-mime::MimeParser::KeepPredicate KeepAttachments() {
+mime::MimeParser::KeepPredicate KeepAttachments(bool keep_text_bodies) {
   // Every attachment is kept (up to mime.max_kept_*): archives and TNEF are opened here,
   // and a zip with junk in front is only recognised from its end. The message's own text
-  // is not kept: it is inspected as it streams by.
+  // is kept only when a virus scan needs it; otherwise it is inspected as it streams by.
+  if (keep_text_bodies) return [](const mime::MimePart&, std::string_view) { return true; };
   return [](const mime::MimePart& part, std::string_view) { return !part.is_main_body; };
 }
 
@@ -119,7 +120,7 @@ void UnpackMessage(const std::string& path, int depth, std::string content,
     out->limit_hits.push_back({"mime.max_depth", limits.mime.max_depth, path});
     return;
   }
-  mime::MimeParser parser(limits.mime, KeepAttachments());
+  mime::MimeParser parser(limits.mime, KeepAttachments(limits.keep_text_bodies));
   parser.AddRaw(content);
   std::string().swap(content);
   MessageContent inner;
@@ -187,7 +188,9 @@ bool NeedsUnpacking(std::string_view head) {
 }
 
 ContentReader::ContentReader(ContentLimits limits)
-    : limits_(limits), parser_(std::make_unique<mime::MimeParser>(limits.mime, KeepAttachments())) {}
+    : limits_(limits),
+      parser_(std::make_unique<mime::MimeParser>(limits.mime,
+                                                 KeepAttachments(limits.keep_text_bodies))) {}
 
 ContentReader::~ContentReader() = default;
 

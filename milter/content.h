@@ -39,6 +39,9 @@ struct ContentLimits {
   mime::MimeLimits mime;
   ArchiveLimits archive;
   TnefLimits tnef;
+  // Keep the message's own text and HTML bodies too (up to mime.max_kept_*), for checks
+  // that need every part whole (virus scanning).
+  bool keep_text_bodies = false;
 };
 
 // One file-like piece of the message.

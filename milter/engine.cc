@@ -37,6 +37,11 @@ ContentLimits ContentLimitsOf(const Config& c) {
   l.archive.max_ratio = n("archive.max_ratio");
   l.archive.min_expanded_for_ratio = n("archive.min_expanded_for_ratio");
   l.archive.max_member_bytes_read = n("archive.max_member_bytes_read");
+  // A virus can hide in the text body too (EICAR in a plain message): keep it whole when an
+  // antivirus rule will scan it.
+  for (const RuleSpec* rule : c.RulesFor(CheckHost::kMilter)) {
+    if (rule->check == "antivirus") l.keep_text_bodies = true;
+  }
   l.tnef.max_files = n("tnef.max_files");
   l.tnef.max_total_bytes = n("tnef.max_total_bytes");
   return l;
@@ -167,7 +172,7 @@ Result<std::shared_ptr<const Engine>> Engine::Build(std::shared_ptr<const Config
   std::vector<const RuleSpec*> rules = config->RulesFor(CheckHost::kMilter);
   std::vector<std::unique_ptr<Check>> checks;
   for (const RuleSpec* rule : rules) {
-    auto check = MakeCheck(*rule);
+    auto check = MakeCheck(*rule, *config);
     if (!check.ok()) return check.status();
     checks.push_back(std::move(check).value());
   }

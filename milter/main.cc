@@ -28,6 +28,7 @@
 #include "common/socket_spec.h"
 #include "milter/eml_reader.h"
 #include "milter/engine.h"
+#include "milter/scan/virus_scanner.h"
 #include "milter/milter_glue.h"
 
 namespace mailwarden {
@@ -165,6 +166,8 @@ void Reload(const Options& options, SnapshotHolder<const Engine>* engine_holder,
     return;
   }
   engine_holder->Replace(*engine);
+  // New signatures too, if the directory has any (the old set stays if they fail to load).
+  ReloadVirusScanners();
   LogInfo("configuration reloaded from " + options.config + " (" +
           std::to_string((*config)->RulesFor(CheckHost::kMilter).size()) + " milter rules)");
 }

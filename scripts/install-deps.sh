@@ -9,11 +9,13 @@ packages=(
   build-essential cmake pkg-config ninja-build
   # libraries
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
-  libarchive-dev libytnef0-dev libmagic-dev
+  libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # tests
   libgtest-dev googletest postfix swaks python3
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
   zip p7zip-full clamav-testfiles
+  # virus signatures made at test time (sigtool)
+  clamav
   # sanitizers, fuzzing, and checking the systemd units
   clang libclang-rt-14-dev systemd procps iproute2
 )

@@ -1,5 +1,6 @@
 #include "milter/checks/check.h"
 
+#include "milter/checks/antivirus.h"
 #include "milter/checks/attachment_size.h"
 #include "milter/checks/encrypted_archive.h"
 #include "milter/checks/executable.h"
@@ -21,7 +22,7 @@ Finding Check::MakeFinding(std::string check, int smtp_code, std::string enhance
   return f;
 }
 
-Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule) {
+Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule, const Config& config) {
   if (rule.check == "message_size") {
     return std::unique_ptr<Check>(std::make_unique<MessageSizeCheck>(rule));
   }
@@ -32,6 +33,7 @@ Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule) {
   if (rule.check == "encrypted_archive") {
     return std::unique_ptr<Check>(std::make_unique<EncryptedArchiveCheck>(rule));
   }
+  if (rule.check == "antivirus") return AntivirusCheck::Create(rule, config);
   if (rule.check == "macro_document") {
     return std::unique_ptr<Check>(std::make_unique<MacroDocumentCheck>(rule));
   }

@@ -61,9 +61,10 @@ class Check {
   std::string reply_;
 };
 
-// Builds the check a rule names. kInvalidArgument when the rule cannot be turned into a
-// working check (the config loader has already checked types and bounds).
-Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule);
+// Builds the check a rule names, with the configuration it was loaded with (for settings
+// outside the rule, such as antivirus.*). kInvalidArgument when the rule cannot be turned
+// into a working check (the config loader has already checked types and bounds).
+Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule, const Config& config);
 
 }  // namespace mailwarden
 
