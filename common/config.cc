@@ -53,6 +53,12 @@ constexpr Param kConfigParams[] = {
     {"milter.verdict_header_on_accept", ParamType::kBool, "false", 0, 0,
      "also add the verdict header to messages accepted without findings"},
 
+    {"antivirus.clamd_connections", ParamType::kInteger, "8", 0, 256,
+     "clamd mode: idle clamd sessions kept open for the next scans"},
+    {"antivirus.clamd_socket", ParamType::kSocket, "unix:/var/run/clamav/clamd.ctl", 0, 0,
+     "clamd mode: where clamd listens (its LocalSocket or TCPSocket)"},
+    {"antivirus.clamd_timeout", ParamType::kDuration, "60s", 1, 3600,
+     "clamd mode: longest wait to connect, send or read an answer"},
     {"antivirus.database", ParamType::kString, "/var/lib/clamav", 0, 0,
      "directory of the ClamAV signature databases (the one freshclam maintains)"},
     {"antivirus.heuristic_broken_executables", ParamType::kBool, "false", 0, 0,
@@ -70,6 +76,8 @@ constexpr Param kConfigParams[] = {
      "bytes scanned from one part, its unpacked content included"},
     {"antivirus.max_scan_time", ParamType::kDuration, "120s", 1, 3600,
      "time one part may take to scan"},
+    {"antivirus.mode", ParamType::kScannerMode, "libclamav", 0, 0,
+     "libclamav (in process, the default) or clamd (a running clamd, over INSTREAM)"},
     {"antivirus.on_scan_limit", ParamType::kFailureMode, "reject", 0, 0,
      "verdict when a part could not be fully scanned (a limit above, or a part too large to "
      "keep): 550 5.7.1 naming the limit; a retry would not help"},
@@ -265,6 +273,8 @@ std::string TypeWord(ParamType type) {
       return "an octal mode such as 0660";
     case ParamType::kLogOutput:
       return "one of file, stdout, syslog";
+    case ParamType::kScannerMode:
+      return "one of libclamav, clamd";
     case ParamType::kStringList:
       return "a list of strings";
     case ParamType::kAddressList:
@@ -352,6 +362,9 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
     }
     case ParamType::kLogOutput:
       if (text == "file" || text == "stdout" || text == "syslog") return "";
+      return "'" + text + "' is not " + TypeWord(p.type);
+    case ParamType::kScannerMode:
+      if (text == "libclamav" || text == "clamd") return "";
       return "'" + text + "' is not " + TypeWord(p.type);
     case ParamType::kStringList:
     case ParamType::kAddressList:

@@ -37,6 +37,7 @@ enum class ParamType {
   kSocket,       // inet:HOST:PORT, inet:PORT@HOST, unix:/path
   kFileMode,     // octal, "0660"
   kLogOutput,    // file | stdout | syslog
+  kScannerMode,  // libclamav | clamd
   kStringList,
   kAddressList,  // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
   kNetworkList,  // a kStringList of NetworkList entries: "192.0.2.0/24", "2001:db8::/32"

@@ -14,8 +14,8 @@ packages=(
   libgtest-dev googletest postfix swaks python3
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
   zip p7zip-full clamav-testfiles
-  # virus signatures made at test time (sigtool)
-  clamav
+  # virus signatures made at test time (sigtool), and a real clamd for the clamd mode
+  clamav clamav-daemon
   # sanitizers, fuzzing, and checking the systemd units
   clang libclang-rt-14-dev systemd procps iproute2
 )

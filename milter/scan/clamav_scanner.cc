@@ -1,4 +1,4 @@
-// The in-process libclamav scanner and the scanner registry (see virus_scanner.h).
+// The in-process libclamav scanner (see clamav_scanner.h).
 //
 // One compiled cl_engine per signature load, shared by every scanning thread (libclamav
 // allows concurrent scans on a compiled engine). A reload compiles a new engine in the
@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "common/snapshot.h"
-#include "milter/scan/virus_scanner.h"
+#include "milter/scan/clamav_scanner.h"
 
 namespace mailwarden {
 namespace {
@@ -97,20 +97,6 @@ Result<std::shared_ptr<const ClamavEngine>> LoadEngine(const AntivirusOptions& o
       std::make_shared<ClamavEngine>(raw.release(), signatures));
 }
 
-// "Heuristics.Limits.Exceeded.MaxFileSize" -> the configuration key of that limit.
-std::string LimitName(std::string_view signature) {
-  constexpr std::string_view kPrefix = "Heuristics.Limits.Exceeded.";
-  std::string_view what = signature.substr(kPrefix.size());
-  if (what.starts_with("MaxFileSize")) return "antivirus.max_file_size";
-  if (what.starts_with("MaxScanSize")) return "antivirus.max_scan_size";
-  if (what.starts_with("MaxRecursion")) return "antivirus.max_recursion";
-  if (what.starts_with("MaxFiles")) return "antivirus.max_files";
-  if (what.starts_with("MaxScanTime")) return "antivirus.max_scan_time";
-  return "clamav " + std::string(signature);
-}
-
-ScanOutcome Limit(std::string name) { return {ScanOutcome::Kind::kLimit, std::move(name)}; }
-
 class ClamavScanner : public VirusScanner {
  public:
   explicit ClamavScanner(AntivirusOptions options) : options_(std::move(options)) {
@@ -138,7 +124,7 @@ class ClamavScanner : public VirusScanner {
     // memory; here that is a scan limit, never a pass (files inside archives beyond the
     // limit are reported by libclamav itself, Heuristics.Limits.Exceeded.*).
     if (options_.max_file_size > 0 && data.size() > options_.max_file_size) {
-      return Limit("antivirus.max_file_size");
+      return ScanLimit("antivirus.max_file_size");
     }
     cl_fmap_t* map = cl_fmap_open_memory(data.data(), data.size());
     if (map == nullptr) return Status::Internal("cl_fmap_open_memory failed");
@@ -158,19 +144,16 @@ class ClamavScanner : public VirusScanner {
     switch (rc) {
       case CL_CLEAN:
         return ScanOutcome();
-      case CL_VIRUS: {
-        std::string name = virname != nullptr ? virname : "unnamed";
-        if (name.starts_with("Heuristics.Limits.Exceeded.")) return Limit(LimitName(name));
-        return ScanOutcome{ScanOutcome::Kind::kInfected, std::move(name)};
-      }
+      case CL_VIRUS:
+        return OutcomeForSignature(virname != nullptr ? virname : "unnamed");
       case CL_ETIMEOUT:
-        return Limit("antivirus.max_scan_time");
+        return ScanLimit("antivirus.max_scan_time");
       case CL_EMAXREC:
-        return Limit("antivirus.max_recursion");
+        return ScanLimit("antivirus.max_recursion");
       case CL_EMAXSIZE:
-        return Limit("antivirus.max_scan_size");
+        return ScanLimit("antivirus.max_scan_size");
       case CL_EMAXFILES:
-        return Limit("antivirus.max_files");
+        return ScanLimit("antivirus.max_files");
       default:
         return Status::Internal(std::string("libclamav scan failed: ") + cl_strerror(rc));
     }
@@ -245,43 +228,10 @@ class ClamavScanner : public VirusScanner {
   std::thread checker_;
 };
 
-std::mutex g_registry_mu;
-std::weak_ptr<VirusScanner> g_scanner;
-AntivirusOptions g_scanner_options;
-
 }  // namespace
 
-AntivirusOptions AntivirusOptions::FromConfig(const Config& c) {
-  AntivirusOptions o;
-  o.database = c.value("antivirus.database").text;
-  o.max_file_size = static_cast<uint64_t>(c.value("antivirus.max_file_size").number);
-  o.max_scan_size = static_cast<uint64_t>(c.value("antivirus.max_scan_size").number);
-  o.max_recursion = static_cast<uint32_t>(c.value("antivirus.max_recursion").number);
-  o.max_files = static_cast<uint32_t>(c.value("antivirus.max_files").number);
-  o.max_scan_time_ms = static_cast<uint32_t>(c.value("antivirus.max_scan_time").number * 1000);
-  o.heuristic_encrypted = c.value("antivirus.heuristic_encrypted").flag;
-  o.heuristic_broken = c.value("antivirus.heuristic_broken_executables").flag;
-  o.pua = c.value("antivirus.pua").flag;
-  o.self_check_seconds = c.value("antivirus.self_check").number;
-  return o;
-}
-
-std::shared_ptr<VirusScanner> AcquireVirusScanner(const AntivirusOptions& options) {
-  std::lock_guard<std::mutex> lock(g_registry_mu);
-  if (auto current = g_scanner.lock(); current && g_scanner_options == options) return current;
-  auto scanner = std::make_shared<ClamavScanner>(options);
-  g_scanner = scanner;
-  g_scanner_options = options;
-  return scanner;
-}
-
-void ReloadVirusScanners() {
-  std::shared_ptr<VirusScanner> current;
-  {
-    std::lock_guard<std::mutex> lock(g_registry_mu);
-    current = g_scanner.lock();
-  }
-  if (current) current->Reload();
+std::shared_ptr<VirusScanner> MakeClamavScanner(const AntivirusOptions& options) {
+  return std::make_shared<ClamavScanner>(options);
 }
 
 }  // namespace mailwarden

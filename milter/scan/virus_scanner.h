@@ -33,7 +33,8 @@ struct ScanOutcome {
 
 // antivirus.* from the configuration.
 struct AntivirusOptions {
-  std::string database;  // signature directory
+  std::string mode;      // "libclamav" (in process) or "clamd"
+  std::string database;  // signature directory (libclamav)
   uint64_t max_file_size = 0;
   uint64_t max_scan_size = 0;
   uint32_t max_recursion = 0;
@@ -43,6 +44,9 @@ struct AntivirusOptions {
   bool heuristic_broken = false;
   bool pua = false;
   int64_t self_check_seconds = 0;  // 0: no periodic look for a changed database
+  std::string clamd_socket;        // clamd mode: "unix:/path" or "inet:HOST:PORT"
+  int64_t clamd_timeout_seconds = 0;
+  int clamd_connections = 0;       // idle connections kept
 
   static AntivirusOptions FromConfig(const Config& config);
   bool operator==(const AntivirusOptions&) const = default;
@@ -60,6 +64,12 @@ class VirusScanner {
   // What is loaded, for log lines: "1234 signatures from /var/lib/clamav", or why none.
   virtual std::string Describe() const = 0;
 };
+
+// A scan limit named `limit` ("antivirus.max_file_size").
+ScanOutcome ScanLimit(std::string limit);
+// What a scanner's detection name means: a virus, or (Heuristics.Limits.Exceeded.*) a scan
+// limit, named by its configuration key.
+ScanOutcome OutcomeForSignature(std::string signature);
 
 // The scanner for `options`: the one already made for equal options, else a new one
 // (which loads its signatures before returning; a failure to load is logged, and the

@@ -203,6 +203,91 @@ class AntivirusTest(mwlab.LabTestCase, unittest.TestCase):
             (DB_DIR / "broken.ndb").unlink()
 
 
+class Clamd:
+    """A real clamd on a unix socket, reading DB_DIR (Debian package clamav-daemon)."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.socket = directory / "clamd.sock"
+        self.conf = directory / "clamd.conf"
+        self.conf.write_text(f"LocalSocket {self.socket}\nDatabaseDirectory {DB_DIR}\n"
+                             f"Foreground yes\nLogFile {directory / 'clamd.log'}\n"
+                             f"PidFile {directory / 'clamd.pid'}\nIdleTimeout 30\n"
+                             "StreamMaxLength 1M\nSelfCheck 0\n")
+        self.proc: mwlab.ManagedProcess | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("clamd", path="/usr/sbin:/usr/bin")
+        if binary is None:
+            raise AssertionError("clamd missing: install the Debian package clamav-daemon "
+                                 "(scripts/install-deps.sh)")
+        self.proc = mwlab.ManagedProcess([binary, "-c", self.conf],
+                                         stderr=self.dir / "clamd.err")
+        mwlab.wait_until(lambda: self.socket.exists() or not self.proc.running, 30,
+                         what="clamd to listen")
+        if not self.proc.running:
+            raise AssertionError("clamd exited: " + mwlab.read_text(self.dir / "clamd.log"))
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate(10)
+            self.proc = None
+
+
+class ClamdModeTest(mwlab.LabTestCase, unittest.TestCase):
+    """antivirus.mode: clamd, against a real clamd the test starts on a unix socket."""
+
+    CLAMD = Clamd(signature_dir("mw-clamd-"))
+    LAB_OPTIONS = dict(milter=True, policyd=False,
+                       rules=[{"id": "antivirus", "check": "antivirus", "action": "reject"}],
+                       milter_config={"antivirus": {"mode": "clamd",
+                                                    "clamd_socket": f"unix:{CLAMD.socket}",
+                                                    "clamd_timeout": "10s"}})
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.CLAMD.start()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        try:
+            super().tearDownClass()
+        finally:
+            cls.CLAMD.stop()
+
+    def send_file(self, tag: str, name: str, data: bytes) -> tuple[mwlab.SendResult, str]:
+        path = self.lab.dir / name
+        path.write_bytes(data)
+        sender = self.lab.address(tag)
+        return self.lab.send(sender, RCPT, attach=[(name, path, "application/octet-stream")]), sender
+
+    def test_viruses_refused_clean_mail_passes(self):
+        for i in range(3):    # the later scans reuse pooled clamd sessions
+            result, sender = self.send_file(f"clamd-eicar{i}", "e.txt", EICAR)
+            self.assertReply(result, 550, "5.7.1", stage="dot",
+                             text_contains=f"virus found: {EICAR_NAME}")
+        result, _ = self.send_file("clamd-zip", "clam.zip", (CLAM_DIR / "clam.zip").read_bytes())
+        self.assertReply(result, 550, "5.7.1", stage="dot", text_contains=CLAM_NAME)
+        result, sender = self.send_file("clamd-clean", "a.txt", b"nothing to see\n" * 100)
+        self.assertReply(result, 250, "2.0.0", stage="dot")
+
+    def test_part_beyond_stream_max_length_is_a_scan_limit(self):
+        result, _ = self.send_file("clamd-big", "big.bin", os.urandom(1_300_000))
+        self.assertReply(result, 550, "5.7.1", stage="dot",
+                         text_contains="limit clamd StreamMaxLength")
+
+    def test_z_clamd_down_tempfails_and_recovers(self):
+        self.CLAMD.stop()
+        try:
+            result, _ = self.send_file("clamd-down", "e.txt", EICAR)
+            self.assertReply(result, 451, "4.3.0", stage="dot")
+        finally:
+            self.CLAMD.start()
+        result, _ = self.send_file("clamd-back", "e.txt", EICAR)
+        self.assertReply(result, 550, "5.7.1", stage="dot", text_contains=EICAR_NAME)
+
+
 class NoSignaturesTest(mwlab.LabTestCase, unittest.TestCase):
     """An empty signature directory: every message is tempfailed, never passed unscanned."""
 
