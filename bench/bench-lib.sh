@@ -22,6 +22,9 @@
 #   json_num JSON KEY       the first numeric value of "KEY": in JSON
 #   json_obj JSON KEY       the flat object value of "KEY":{...} in JSON
 #   error_count JSON        sum of the counters in the "errors" object
+#   run_bench LABEL KIND MILTER SPEC ARGS...
+#                           one mw-milter-bench run against SPEC: a row on stdout, a line in
+#                           $WORK/rows, the JSON in $RESULTS
 #
 # Expects, set by the sourcing script before the functions are called:
 #   WORK                a temporary directory of its own (logs go there; cleanup removes it)
@@ -30,6 +33,8 @@
 #   NULL_MILTER         the mw-null-milter binary (start_null)
 #   MW_MILTER_BIN       the mailwarden-milter binary (launch_mailwarden)
 #   BENCH_NAME          prefix of error messages (default: the script's name without .sh)
+#   BIN, RESULTS        run_bench: the bench binaries' directory; a file for every run's
+#                       JSON ("" for none)
 #
 # The functions only ever signal processes they started (by PID).
 
@@ -178,4 +183,40 @@ json_obj() {
 # error_count JSON: sum of the error counters.
 error_count() {
   json_obj "$1" errors | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}'
+}
+
+# run_bench LABEL KIND MILTER SPEC ARGS...: one mw-milter-bench run against the milter on
+# socket SPEC; prints a row and appends "kind milter messages elapsed bytes_avg p50 p99
+# errors verdicts" to $WORK/rows (and the run's JSON to $RESULTS when set).
+run_bench() {
+  local label="$1" kind="$2" milter="$3" spec="$4"
+  shift 4
+  local json rc
+  json=$(timeout 600 "$BIN/mw-milter-bench" --socket "$spec" --json "$@" \
+    2>"$WORK/bench.err")
+  rc=$?
+  if [ -z "$json" ]; then
+    printf '%-30s (no result, exit %d)\n' "$label" "$rc"
+    sed 's/^/    /' "$WORK/bench.err" | head -5
+    return 1
+  fi
+  if [ -n "$RESULTS" ]; then
+    printf '{"label":"%s","kind":"%s","milter":"%s",%s\n' "$label" "$kind" "$milter" \
+      "${json#\{}" >>"$RESULTS"
+  fi
+  local lat errors verdicts
+  lat=$(json_obj "$json" latency_ms)
+  errors=$(error_count "$json")
+  verdicts=$(json_obj "$json" verdicts | tr -d '{}"')
+  local msgs elapsed bytes rate
+  msgs=$(json_num "$json" messages)
+  elapsed=$(json_num "$json" elapsed_s)
+  bytes=$(json_num "$json" message_bytes_avg)
+  rate=$(json_num "$json" msgs_per_s)
+  printf '%-30s %8s %9.1f %8.1f %9.2f %9.2f %6s  %s\n' "$label" "$msgs" "$rate" \
+    "$(awk -v r="$rate" -v b="$bytes" 'BEGIN {printf "%.1f", r * b / 1e6}')" \
+    "$(json_num "$lat" p50)" "$(json_num "$lat" p99)" "$errors" "$verdicts"
+  echo "$kind $milter $msgs $elapsed $bytes $(json_num "$lat" p50) $(json_num "$lat" p99) $errors $verdicts" \
+    >>"$WORK/rows"
+  [ "$rc" -eq 0 ]
 }

@@ -86,41 +86,6 @@ start_mailwarden() {
   launch_mailwarden "$dir"
 }
 
-# run_bench LABEL KIND MILTER PORT ARGS...: one mw-milter-bench run; prints a row and
-# appends "kind milter messages elapsed bytes_avg p50 p99 errors verdicts" to $WORK/rows.
-run_bench() {
-  local label="$1" kind="$2" milter="$3" port="$4"
-  shift 4
-  local json rc
-  json=$(timeout 600 "$BIN/mw-milter-bench" --socket "inet:127.0.0.1:$port" --json "$@" \
-    2>"$WORK/bench.err")
-  rc=$?
-  if [ -z "$json" ]; then
-    printf '%-30s (no result, exit %d)\n' "$label" "$rc"
-    sed 's/^/    /' "$WORK/bench.err" | head -5
-    return 1
-  fi
-  if [ -n "$RESULTS" ]; then
-    printf '{"label":"%s","kind":"%s","milter":"%s",%s\n' "$label" "$kind" "$milter" \
-      "${json#\{}" >>"$RESULTS"
-  fi
-  local lat errors verdicts
-  lat=$(json_obj "$json" latency_ms)
-  errors=$(error_count "$json")
-  verdicts=$(json_obj "$json" verdicts | tr -d '{}"')
-  local msgs elapsed bytes rate
-  msgs=$(json_num "$json" messages)
-  elapsed=$(json_num "$json" elapsed_s)
-  bytes=$(json_num "$json" message_bytes_avg)
-  rate=$(json_num "$json" msgs_per_s)
-  printf '%-30s %8s %9.1f %8.1f %9.2f %9.2f %6s  %s\n' "$label" "$msgs" "$rate" \
-    "$(awk -v r="$rate" -v b="$bytes" 'BEGIN {printf "%.1f", r * b / 1e6}')" \
-    "$(json_num "$lat" p50)" "$(json_num "$lat" p99)" "$errors" "$verdicts"
-  echo "$kind $milter $msgs $elapsed $bytes $(json_num "$lat" p50) $(json_num "$lat" p99) $errors $verdicts" \
-    >>"$WORK/rows"
-  [ "$rc" -eq 0 ]
-}
-
 # ---------------------------------------------------------------------------------------
 EML="$WORK/eml"
 kind_args=()
@@ -151,9 +116,9 @@ for kind in $KINDS; do
   file="$EML/$kind.eml"
   warm=(--warmup "$CONCURRENCY" --concurrency "$CONCURRENCY" --duration "$DURATION" "$file")
   for round in $(seq 1 "$ROUNDS"); do
-    run_bench "$kind null-strict #$round" "$kind" strict "$PORT_STRICT" "${warm[@]}" || rc=1
-    run_bench "$kind null-stock #$round" "$kind" stock "$PORT_STOCK" "${warm[@]}" || rc=1
-    run_bench "$kind mailwarden #$round" "$kind" mailwarden "$PORT_MW" "${warm[@]}" || rc=1
+    run_bench "$kind null-strict #$round" "$kind" strict "inet:127.0.0.1:$PORT_STRICT" "${warm[@]}" || rc=1
+    run_bench "$kind null-stock #$round" "$kind" stock "inet:127.0.0.1:$PORT_STOCK" "${warm[@]}" || rc=1
+    run_bench "$kind mailwarden #$round" "$kind" mailwarden "inet:127.0.0.1:$PORT_MW" "${warm[@]}" || rc=1
   done
 done
 echo "load at end of matrix: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -196,7 +161,7 @@ for which in mailwarden null-strict; do
   fi
   pid=$MILTER_PID
   before=$(status_kb "$pid" VmRSS)
-  run_bench "zip2m $which c=$RSS_CONCURRENCY" zip2m "rss-$which" "$PORT_RSS" \
+  run_bench "zip2m $which c=$RSS_CONCURRENCY" zip2m "rss-$which" "inet:127.0.0.1:$PORT_RSS" \
     --concurrency "$RSS_CONCURRENCY" --messages "$RSS_MESSAGES" --timeout 60 "$ZIP" || rc=1
   printf '  %s: VmRSS before %s kB, after %s kB, VmHWM (peak) %s kB\n' "$which" \
     "${before:-?}" "$(status_kb "$pid" VmRSS)" "$(status_kb "$pid" VmHWM)"
