@@ -22,6 +22,14 @@
 #   json_num JSON KEY       the first numeric value of "KEY": in JSON
 #   json_obj JSON KEY       the flat object value of "KEY":{...} in JSON
 #   error_count JSON        sum of the counters in the "errors" object
+#   bench_args LINES BUILD_DIR TOOL...
+#                           the usage (the script's header, sed range LINES such as "2,28p")
+#                           and exit 2 when BUILD_DIR is empty; sets BUILD and BIN, checks
+#                           that each bench TOOL was built
+#   start_daemon NAME SOCKET ARGV...
+#                           start ARGV (stdout and stderr in $WORK/NAME.out/.err), bounded
+#                           by a watchdog, and wait up to 60 s for the unix SOCKET; sets
+#                           DAEMON_PID; shows NAME's log ($WORK/NAME.log) if it fails
 #   run_bench LABEL KIND MILTER SPEC ARGS...
 #                           one mw-milter-bench run against SPEC: a row on stdout, a line in
 #                           $WORK/rows, the JSON in $RESULTS
@@ -219,4 +227,45 @@ run_bench() {
   echo "$kind $milter $msgs $elapsed $bytes $(json_num "$lat" p50) $(json_num "$lat" p99) $errors $verdicts" \
     >>"$WORK/rows"
   [ "$rc" -eq 0 ]
+}
+
+# bench_args LINES BUILD_DIR TOOL...: the usage (the script's header, sed range LINES) unless
+# BUILD_DIR is given; sets BUILD and BIN, checks that every bench TOOL was built.
+bench_args() {
+  local lines="$1" build="${2:-}"
+  if [ -z "$build" ]; then
+    sed -n "$lines" "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+  fi
+  BUILD="$build"
+  BIN="$BUILD/bench"
+  shift 2
+  local tool
+  for tool in "$@"; do
+    if [ ! -x "$BIN/$tool" ]; then
+      echo "$BENCH_NAME: no $BIN/$tool (build first)" >&2
+      exit 2
+    fi
+  done
+}
+
+# start_daemon NAME SOCKET ARGV...: starts ARGV (a daemon in the foreground), bounded by a
+# watchdog, and waits up to 60 s for its unix socket SOCKET; sets DAEMON_PID.
+start_daemon() {
+  local name="$1" socket="$2"
+  shift 2
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  DAEMON_PID=$!
+  STARTED_PIDS+=("$DAEMON_PID")
+  watchdog "$DAEMON_PID" "$MILTER_MAX_RUNTIME" &
+  STARTED_PIDS+=("$!")
+  local _
+  for _ in $(seq 1 600); do
+    [ -S "$socket" ] && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$BENCH_NAME: $name did not start:" >&2
+  cat "$WORK/$name.log" "$WORK/$name.err" >&2 2>/dev/null
+  return 1
 }

@@ -30,18 +30,8 @@ set -u -o pipefail
 # shellcheck source=bench/bench-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
 
-if [ $# -ne 1 ]; then
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-fi
-BUILD="$1"
-BIN="$BUILD/bench"
-for tool in mw-milter-bench mw-mime-bench; do
-  if [ ! -x "$BIN/$tool" ]; then
-    echo "run-antivirus-bench: no $BIN/$tool (build first)" >&2
-    exit 2
-  fi
-done
+[ $# -le 1 ] || set -- ""
+bench_args '2,28p' "${1:-}" mw-milter-bench mw-mime-bench
 for tool in clamd clamav-milter sigtool; do
   if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
     echo "run-antivirus-bench: no $tool (apt-get install clamav clamav-daemon clamav-milter)" >&2
@@ -119,21 +109,8 @@ PidFile $WORK/clamd.pid
 MaxThreads 16
 SelfCheck 0
 EOF
-clamd -c "$WORK/clamd.conf" >"$WORK/clamd.out" 2>"$WORK/clamd.err" &
-CLAMD_PID=$!
-STARTED_PIDS+=("$CLAMD_PID")
-watchdog "$CLAMD_PID" "$MILTER_MAX_RUNTIME" &
-STARTED_PIDS+=("$!")
-for _ in $(seq 1 600); do
-  [ -S "$WORK/clamd.sock" ] && break
-  kill -0 "$CLAMD_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ ! -S "$WORK/clamd.sock" ]; then
-  echo "run-antivirus-bench: clamd did not start:" >&2
-  cat "$WORK/clamd.log" "$WORK/clamd.err" >&2
-  exit 1
-fi
+start_daemon clamd "$WORK/clamd.sock" clamd -c "$WORK/clamd.conf" || exit 1
+CLAMD_PID=$DAEMON_PID
 
 cat >"$WORK/clamav-milter.conf" <<EOF
 MilterSocket unix:$WORK/clamav-milter.sock
@@ -148,21 +125,9 @@ OnFail Defer
 AddHeader No
 MaxFileSize 25M
 EOF
-clamav-milter -c "$WORK/clamav-milter.conf" >"$WORK/clamav-milter.out" \
-  2>"$WORK/clamav-milter.err" &
-CM_PID=$!
-STARTED_PIDS+=("$CM_PID")
-watchdog "$CM_PID" "$MILTER_MAX_RUNTIME" &
-STARTED_PIDS+=("$!")
-for _ in $(seq 1 100); do
-  [ -S "$WORK/clamav-milter.sock" ] && break
-  sleep 0.1
-done
-if [ ! -S "$WORK/clamav-milter.sock" ]; then
-  echo "run-antivirus-bench: clamav-milter did not start:" >&2
-  cat "$WORK/clamav-milter.log" "$WORK/clamav-milter.err" >&2
-  exit 1
-fi
+start_daemon clamav-milter "$WORK/clamav-milter.sock" \
+  clamav-milter -c "$WORK/clamav-milter.conf" || exit 1
+CM_PID=$DAEMON_PID
 
 printf 'version: 1\nrules:\n  - id: antivirus\n    check: antivirus\n' >"$WORK/antivirus.yaml"
 write_mailwarden_yaml "$WORK/mw" "unix:$WORK/mw.sock" "\"$RULES\", \"$WORK/antivirus.yaml\"" \

@@ -35,19 +35,9 @@ set -u -o pipefail
 # shellcheck source=bench/bench-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
 
-if [ $# -ne 1 ]; then
-  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-fi
-BUILD="$1"
-BIN="$BUILD/bench"
+[ $# -le 1 ] || set -- ""
+bench_args '2,32p' "${1:-}" mw-milter-bench mw-null-milter mw-mime-bench
 NULL_MILTER="$BIN/mw-null-milter"
-for tool in mw-milter-bench mw-null-milter mw-mime-bench; do
-  if [ ! -x "$BIN/$tool" ]; then
-    echo "run-attachment-bench: no $BIN/$tool (build first)" >&2
-    exit 2
-  fi
-done
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 MW_MILTER_BIN="${MW_MILTER_BIN:-$BUILD/milter/mailwarden-milter}"
 if [ ! -x "$MW_MILTER_BIN" ]; then
