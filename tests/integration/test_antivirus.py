@@ -206,11 +206,12 @@ class AntivirusTest(mwlab.LabTestCase, unittest.TestCase):
 class Clamd:
     """A real clamd on a unix socket, reading DB_DIR (Debian package clamav-daemon)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, tcp_port: int | None = None):
         self.dir = directory
         self.socket = directory / "clamd.sock"
         self.conf = directory / "clamd.conf"
-        self.conf.write_text(f"LocalSocket {self.socket}\nDatabaseDirectory {DB_DIR}\n"
+        tcp = f"TCPSocket {tcp_port}\nTCPAddr 127.0.0.1\n" if tcp_port else ""
+        self.conf.write_text(f"LocalSocket {self.socket}\n{tcp}DatabaseDirectory {DB_DIR}\n"
                              f"Foreground yes\nLogFile {directory / 'clamd.log'}\n"
                              f"PidFile {directory / 'clamd.pid'}\nIdleTimeout 30\n"
                              "StreamMaxLength 1M\nSelfCheck 0\n")
@@ -286,6 +287,18 @@ class ClamdModeTest(mwlab.LabTestCase, unittest.TestCase):
             self.CLAMD.start()
         result, _ = self.send_file("clamd-back", "e.txt", EICAR)
         self.assertReply(result, 550, "5.7.1", stage="dot", text_contains=EICAR_NAME)
+
+
+class ClamdOverTcpTest(ClamdModeTest):
+    """The same over TCP: antivirus.clamd_socket inet:127.0.0.1:PORT (clamd's TCPSocket)."""
+
+    PORT = mwlab.free_port()
+    CLAMD = Clamd(signature_dir("mw-clamd-tcp-"), tcp_port=PORT)
+    LAB_OPTIONS = dict(milter=True, policyd=False,
+                       rules=[{"id": "antivirus", "check": "antivirus", "action": "reject"}],
+                       milter_config={"antivirus": {"mode": "clamd",
+                                                    "clamd_socket": f"inet:127.0.0.1:{PORT}",
+                                                    "clamd_timeout": "10s"}})
 
 
 class NoSignaturesTest(mwlab.LabTestCase, unittest.TestCase):

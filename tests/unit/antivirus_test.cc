@@ -26,6 +26,7 @@ std::string Eicar() {
   return std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 }
 
+const char kSignature[] = "Mw-Test-Eicar.UNOFFICIAL";
 const char kSecondMarker[] = "MAILWARDEN-SECOND-SIGNATURE-TEST-CONTENT-0123456789";
 
 std::string Hex(std::string_view bytes) {
@@ -120,13 +121,31 @@ std::string ZipOf(const std::string& name, const std::string& data) {
   return testing::ReadFile(dir.Path("out.zip"));
 }
 
-const std::string kSignature = "Mw-Test-Eicar.UNOFFICIAL";
-
 TEST(Antivirus, EicarAttachmentInBase64IsRefusedWithItsSignature) {
   Scanning s;
   Verdict v = s.Judge(MailWith({Attachment("eicar.com.txt", "text/plain", Eicar())}));
   EXPECT_TRUE(RefusedAsVirus(v, kSignature, "1/2"));
   EXPECT_NE(v.text.find("\"eicar.com.txt\""), std::string::npos) << v.text;
+}
+
+TEST(Antivirus, ARuleMayHoldInsteadAndWordItsOwnReply) {
+  testing::TempDir db;
+  db.Write("eicar.ndb", NdbLine("Mw-Test-Eicar", Eicar()));
+  auto config = testing::ConfigWithRules(
+      "  - id: antivirus-hold\n    check: antivirus\n    action: quarantine\n"
+      "    reply: \"held for the security team\"\n",
+      "antivirus:\n  database: " + db.path() + "\n  self_check: 0s\n");
+  auto engine = Engine::Build(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  Envelope env;
+  env.mail_from = "sender@example.net";
+  auto message = (*engine)->NewMessage(std::move(env));
+  ReadMessageText(MailWith({Attachment("e.txt", "text/plain", Eicar())}), message.get());
+  Verdict v = (*engine)->AtEndOfMessage(*message);
+  EXPECT_EQ(v.action, Action::kQuarantine) << v.ReplyLine();
+  ASSERT_NE(v.deciding, nullptr);
+  EXPECT_EQ(v.deciding->reason, "held for the security team");
+  EXPECT_EQ(v.deciding->evidence.value("signature", ""), kSignature);
 }
 
 TEST(Antivirus, EicarAttachmentInQuotedPrintable) {
