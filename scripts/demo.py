@@ -3,7 +3,9 @@
 
 Started by scripts/demo.sh (which checks the prerequisites).  Everything runs from one run
 directory (default /tmp/mailwarden-demo): mailwarden.yaml (the shape of conf/mailwarden.yaml,
-rules from the repository's rules/default.yaml plus a demo blocklist), the decision log, the
+rules from the repository's rules/default.yaml and rules/antivirus.yaml plus a demo
+blocklist), demo virus signatures (EICAR and ClamAV's clam.exe test file: the real ones come
+from freshclam, which needs the internet), the decision log, the
 Postfix instance (config, queue, maillog) and the smtp-sink next hop that "delivers" mail.
 Prints commands to paste into another terminal, then waits; Ctrl-C stops all of it (the run
 directory stays, for reading the logs).  --check runs the same three scenarios itself and
@@ -16,6 +18,7 @@ import argparse
 import os
 import shlex
 import shutil
+import subprocess
 import signal
 import sys
 import time
@@ -37,6 +40,8 @@ DECLARED_SIZE = 30_000_000
 # Real executables inside containers, from Debian's clamav-testfiles.
 CLAM_EXE = "/usr/share/clamav-testfiles/clam.exe"
 CLAM_ZIP = "/usr/share/clamav-testfiles/clam.zip"
+# The EICAR anti-virus test file, assembled here so that this script is not one itself.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
 def pick_port(wanted: int) -> int:
@@ -55,12 +60,25 @@ def prepare_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True)
 
 
+def write_signatures(directory: Path) -> None:
+    """Demo signatures: EICAR (.ndb) and clam.exe (sigtool --md5, .hdb)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "demo-eicar.ndb").write_text(f"Demo-Eicar:0:*:{EICAR.hex()}\n")
+    md5 = subprocess.run(["sigtool", "--md5", CLAM_EXE], capture_output=True, check=True,
+                         timeout=30).stdout.decode().split(":")
+    (directory / "demo-clam.hdb").write_text(f"{md5[0]}:{md5[1]}:Demo-Clam-Exe\n")
+
+
 def make_lab(args) -> mwlab.Lab:
+    signatures = args.run_dir / "signatures"
+    write_signatures(signatures)
     return mwlab.Lab(
         milter=True, policyd=True, postfix=True, single_config=True,
-        rule_files=[str(REPO / "rules" / "default.yaml"), "rules.yaml"], rules=DEMO_RULES,
+        rule_files=[str(REPO / "rules" / "default.yaml"), str(REPO / "rules" / "antivirus.yaml"),
+                    "rules.yaml"], rules=DEMO_RULES,
         config={"domains": {"internal": [INTERNAL]},
-                "milter": {"shutdown_timeout": "5s"}},
+                "milter": {"shutdown_timeout": "5s"},
+                "antivirus": {"database": str(signatures)}},
         smtpd_port=pick_port(args.smtpd_port), sink_port=pick_port(args.sink_port),
         milter_port=pick_port(args.milter_port), policyd_port=pick_port(args.policyd_port),
         root=args.run_dir, name="demo")
@@ -94,6 +112,9 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
         ("the same executable renamed invoice.pdf -> 550 5.7.1 (content is pe)",
          f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-type application/pdf "
          f"--attach-name invoice.pdf --attach @{CLAM_EXE}"),
+        ("the EICAR anti-virus test file -> 550 5.7.1 virus found: Demo-Eicar.UNOFFICIAL",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-name eicar.txt "
+         f"--attach @{lab.dir / 'eicar.txt'}"),
     ]
 
 
@@ -109,7 +130,9 @@ def banner(lab: mwlab.Lab, big: Path) -> str:
         f"  mailwarden-policyd          {lab.policyd.spec}  (check_policy_service at RCPT "
         "and end of data)",
         f"  configuration               {lab.milter_config_path}",
-        f"  rules                       {REPO / 'rules' / 'default.yaml'} + {lab.rules_path}",
+        f"  rules                       {REPO / 'rules' / 'default.yaml'}, antivirus.yaml "
+        f"+ {lab.rules_path}",
+        f"  virus signatures (demo)     {lab.dir / 'signatures'}",
         f"  decision log                {lab.milter_log_path}",
         f"  Postfix log                 {lab.postfix.maillog}",
         "",
@@ -155,6 +178,10 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
     checks.append(("renamed executable refused 550 5.7.1",
                    r.stage == "dot" and r.reply and r.reply.code == 550
                    and "content is pe" in r.reply.text, r))
+    r = lab.send(CLEAN_FROM, RCPT, attach=[("eicar.txt", lab.dir / "eicar.txt", "text/plain")])
+    checks.append(("EICAR refused 550 5.7.1 as a virus",
+                   r.stage == "dot" and r.reply and r.reply.code == 550
+                   and "virus found: Demo-Eicar" in r.reply.text, r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
@@ -190,6 +217,7 @@ def main() -> int:
         lab.start()
         big = lab.dir / "big-attachment.bin"
         write_big_file(big)
+        (lab.dir / "eicar.txt").write_bytes(EICAR)
         if args.check:
             return 0 if self_check(lab, big) else 1
         print(banner(lab, big), flush=True)

@@ -48,6 +48,11 @@ TEST(Config, LoadsShippedFilesInTheirInstalledLayout) {
   EXPECT_EQ((*config)->milter.socket, "inet:127.0.0.1:8891");
   EXPECT_EQ((*config)->policyd.listen, "inet:127.0.0.1:10040");
   EXPECT_FALSE((*config)->rules.empty());
+  // Virus scanning is on in the shipped configuration, with freshclam's signatures.
+  bool antivirus = false;
+  for (const RuleSpec& r : (*config)->rules) antivirus = antivirus || r.check == "antivirus";
+  EXPECT_TRUE(antivirus);
+  EXPECT_EQ((*config)->value("antivirus.database").text, "/var/lib/clamav");
 }
 
 TEST(Config, DefaultsApplyAndRulesGetTheirParameters) {
