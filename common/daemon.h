@@ -57,8 +57,8 @@ void BlockDaemonSignals();
 
 // Waits in the calling thread for the signals blocked above and calls `handler` for each
 // until it returns false. On Linux the main thread gets first claim on a process-directed
-// signal it waits for, so run this in the main thread when a library (libmilter) waits for
-// the same signals in a thread of its own. `handler` should return quickly.
+// signal it waits for, so run this in the main thread when a library may wait for the same
+// signals in a thread of its own. `handler` should return quickly.
 void RunSignalLoop(const std::function<bool(DaemonSignal)>& handler);
 
 }  // namespace mailwarden

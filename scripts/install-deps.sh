@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config ninja-build
-  # libraries
+  # libraries (libmilter only for the benchmark's null milter, the baseline)
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # tests

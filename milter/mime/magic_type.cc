@@ -31,9 +31,9 @@ MagicPtr OpenMagic() {
 }
 
 // Loaded handles, shared by all threads. A handle is not thread-safe, and loading one
-// costs about a millisecond and 8 MB (the compiled database), while libmilter starts a
-// thread per connection: so handles are lent out, not kept per thread. The pool grows to
-// the number of concurrent callers and no further.
+// costs about a millisecond and 8 MB (the compiled database), while the milter serves each
+// connection on a thread of its own: so handles are lent out, not kept per thread. The
+// pool grows to the number of concurrent callers and no further.
 class MagicPool {
  public:
   MagicPtr Take() {

@@ -91,7 +91,7 @@ class MilterProtocolTest(mwlab.LabTestCase, unittest.TestCase):
         self.assert_still_serving()
 
     def test_huge_length_prefix(self):
-        # A length of 2 GiB: libmilter must refuse it, not allocate it.
+        # A length of 2 GiB: the milter must refuse it, not allocate it.
         mwlab.raw_exchange(self.spec(), struct.pack("!I", 0x7FFFFFFF) + b"O" + b"\0" * 100,
                            timeout=3)
         self.assert_still_serving()
