@@ -66,7 +66,7 @@ class FilterConnection : public MilterHandler {
 
   MilterReply OnMailFrom(const MilterMacros& macros,
                          const std::vector<std::string_view>& args) override {
-    try {
+    return Answered("mail_from", [&] {
       EndMessage();
       failure_.clear();
       TakeClientMacros(macros);
@@ -100,11 +100,7 @@ class FilterConnection : public MilterHandler {
       LogDecision(v, Stage::kMailFrom);
       EndMessage();
       return MilterReply::Refuse(v.ReplyLine());
-    } catch (const std::exception& e) {
-      return InternalError("mail_from", e.what());
-    } catch (...) {
-      return InternalError("mail_from", "unknown exception");
-    }
+    });
   }
 
   void OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
@@ -126,7 +122,7 @@ class FilterConnection : public MilterHandler {
   }
 
   MilterReply OnEndOfMessage(const MilterMacros& macros) override {
-    try {
+    return Answered("eom", [&] {
       if (!failure_.empty()) {
         std::string why = failure_;
         failure_.clear();
@@ -147,11 +143,7 @@ class FilterConnection : public MilterHandler {
       LogDecision(v, Stage::kEndOfMessage);
       EndMessage();
       return reply;
-    } catch (const std::exception& e) {
-      return InternalError("eom", e.what());
-    } catch (...) {
-      return InternalError("eom", "unknown exception");
-    }
+    });
   }
 
   void OnAbort() override { EndMessage(); }
@@ -198,6 +190,18 @@ class FilterConnection : public MilterHandler {
       Failed(where, e.what());
     } catch (...) {
       Failed(where, "unknown exception");
+    }
+  }
+
+  // A step with a reply: an exception becomes the on_internal_error verdict at once.
+  template <typename Body>
+  MilterReply Answered(const char* where, Body&& body) {
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      return InternalError(where, e.what());
+    } catch (...) {
+      return InternalError(where, "unknown exception");
     }
   }
 

@@ -29,26 +29,33 @@ Finding AntivirusCheck::FailureFinding(Action mode, bool limit, std::string reas
   return f;
 }
 
+namespace {
+
+// What the log says of a part any antivirus finding is about.
+nlohmann::json PartEvidence(const mime::MimePart& p) {
+  return {{"part", p.path}, {"name", p.file_name}, {"sha256", p.sha256}, {"size", p.size}};
+}
+
+// The limit that kept `cp` from being held whole for scanning, or null. (An encoded
+// attached message gave its bytes to its own parts, which follow it.)
+const char* NotWholeLimit(const ContentPart& cp) {
+  const mime::MimePart& p = cp.part;
+  if (p.kept) return p.truncated ? "mime.max_kept_part_bytes" : nullptr;
+  if (cp.container == "message" || p.size == 0) return nullptr;
+  return "mime.max_kept_total_bytes";
+}
+
+}  // namespace
+
 Status AntivirusCheck::Inspect(const Message& message, std::vector<Finding>* out) const {
   for (const ContentPart& cp : message.content().parts) {
     const mime::MimePart& p = cp.part;
-    std::string shown = p.file_name.empty()
-                            ? ""
-                            : " \"" + ReplySafeName(NormaliseFileName(p.file_name)) + "\"";
-    nlohmann::json where = {{"part", p.path}, {"name", p.file_name}, {"sha256", p.sha256},
-                            {"size", p.size}};
-    // A part not kept whole cannot be scanned whole. (An encoded attached message gave
-    // its bytes to its own parts, which follow.)
-    const char* not_whole = !p.kept ? (cp.container == "message" || p.size == 0
-                                           ? nullptr
-                                           : "mime.max_kept_total_bytes")
-                            : p.truncated ? "mime.max_kept_part_bytes"
-                                          : nullptr;
-    if (not_whole != nullptr) {
-      where["limit"] = not_whole;
+    if (const char* limit = NotWholeLimit(cp)) {
+      nlohmann::json where = PartEvidence(p);
+      where["limit"] = limit;
       out->push_back(FailureFinding(on_scan_limit_, true,
                                     "content could not be fully scanned for viruses: limit " +
-                                        std::string(not_whole) + " exceeded at part " + p.path,
+                                        std::string(limit) + " exceeded at part " + p.path,
                                     std::move(where)));
       continue;
     }
@@ -56,6 +63,7 @@ Status AntivirusCheck::Inspect(const Message& message, std::vector<Finding>* out
     if (p.content.empty()) continue;
     auto outcome = scanner_->Scan(p.content);
     if (!outcome.ok()) {
+      nlohmann::json where = PartEvidence(p);
       where["error"] = outcome.status().message();
       out->push_back(FailureFinding(on_scanner_error_, false,
                                     on_scanner_error_ == Action::kTempfail
@@ -68,20 +76,27 @@ Status AntivirusCheck::Inspect(const Message& message, std::vector<Finding>* out
     switch (outcome->kind) {
       case ScanOutcome::Kind::kClean:
         break;
-      case ScanOutcome::Kind::kInfected:
+      case ScanOutcome::Kind::kInfected: {
+        nlohmann::json where = PartEvidence(p);
         where["signature"] = outcome->name;
+        std::string shown = p.file_name.empty()
+                                ? ""
+                                : " \"" + ReplySafeName(NormaliseFileName(p.file_name)) + "\"";
         out->push_back(MakeFinding("antivirus", 550, "5.7.1",
                                    "virus found: " + outcome->name + " in" + shown + " part " +
                                        p.path,
                                    std::move(where)));
         break;
-      case ScanOutcome::Kind::kLimit:
+      }
+      case ScanOutcome::Kind::kLimit: {
+        nlohmann::json where = PartEvidence(p);
         where["limit"] = outcome->name;
         out->push_back(FailureFinding(on_scan_limit_, true,
                                       "content could not be fully scanned for viruses: limit " +
                                           outcome->name + " exceeded at part " + p.path,
                                       std::move(where)));
         break;
+      }
     }
   }
   return Status::Ok();

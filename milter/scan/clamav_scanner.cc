@@ -161,12 +161,6 @@ class ClamavScanner : public VirusScanner {
 
   void Reload() override { LoadNow("reload"); }
 
-  std::string Describe() const override {
-    std::shared_ptr<const ClamavEngine> engine = engine_.Get();
-    if (!engine) return "no virus signatures loaded from " + options_.database;
-    return std::to_string(engine->signatures()) + " virus signatures from " + options_.database;
-  }
-
  private:
   // Builds a new engine and swaps it in; on failure the current one stays.
   void LoadNow(const char* reason) {

@@ -88,8 +88,6 @@ class ClamdScanner : public VirusScanner {
 
   void Reload() override {}
 
-  std::string Describe() const override { return "clamd at " + options_.clamd_socket; }
-
  private:
   Result<UniqueFd> Connect() const {
     if (!spec_error_.empty()) return Status::InvalidArgument(spec_error_);

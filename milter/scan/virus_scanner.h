@@ -61,8 +61,6 @@ class VirusScanner {
   // Loads the signatures again in the background of the caller's thread (blocking it, not
   // the scans); a set that fails to load leaves the current one in force. Logs the result.
   virtual void Reload() = 0;
-  // What is loaded, for log lines: "1234 signatures from /var/lib/clamav", or why none.
-  virtual std::string Describe() const = 0;
 };
 
 // A scan limit named `limit` ("antivirus.max_file_size").
