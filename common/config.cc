@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/address_list.h"
+#include "common/domain_patterns.h"
 #include "common/network_list.h"
 #include "common/rule_scope.h"
 #include "common/socket_spec.h"
@@ -28,11 +29,21 @@ constexpr Param kConfigParams[] = {
      "rule files, relative to this file's directory"},
     {"trusted_networks", ParamType::kNetworkList, "", 0, 0,
      "client networks whose mail counts as sent from inside (like Postfix's mynetworks)"},
-    {"domains.internal", ParamType::kStringList, "", 0, 0,
-     "domains of this organisation; decides the direction of a message"},
+    {"domains.internal", ParamType::kDomainList, "", 0, 0,
+     "domains of this organisation (subdomains included); decides the direction of a message"},
+    {"domains.public_providers", ParamType::kDomainList, "", 0, 0,
+     "public mailbox providers (gmail.com, yahoo.*, ...; or a list file such as "
+     "rules/public-providers.yaml): named in the forwarding rules' log and replies, and "
+     "held to stricter evidence defaults"},
+    {"domains.state", ParamType::kDomainList, "gov.vn", 0, 0,
+     "domains issued by the state: automatic forwarding is allowed only between these and "
+     "domains.internal; \"gov.vn\" covers its subdomains, \"*.gov.vn\" only them"},
 
     {"milter.connection_timeout", ParamType::kDuration, "300s", 1, kDay,
      "how long the milter waits for the MTA between two commands"},
+    {"milter.egress_socket", ParamType::kSocket, "", 0, 0,
+     "a second socket for the egress listener (conf/postfix-egress.cf): mail leaving the "
+     "queue, recipients expanded, judged by the auto_forward_out rules only; empty: none"},
     {"milter.max_connections", ParamType::kInteger, "1024", 1, 65536,
      "MTA connections served at once; more wait in the listen backlog"},
     {"milter.on_internal_error", ParamType::kFailureMode, "tempfail", 0, 0,
@@ -194,6 +205,12 @@ constexpr Param kSenderBlocklistParams[] = {
      "for its subdomains"},
 };
 
+constexpr Param kAutoForwardInParams[] = {
+    {"forwarders", ParamType::kString, "non_state", 0, 0,
+     "whose automatic forwarding is refused: non_state (every mailbox outside domains.state "
+     "and domains.internal) or public_providers (domains.public_providers only)"},
+};
+
 constexpr Param kConditionParams[] = {
     {"direction", ParamType::kDirectionList, "", 0, 0,
      "inbound, outbound, internal and/or external"},
@@ -220,6 +237,13 @@ constexpr CheckSchema kCheckSchemas[] = {
     {"antivirus", CheckHost::kMilter, Action::kReject, {},
      "scans every decoded part (bodies, attachments, TNEF files, attached messages) with "
      "libclamav; a virus is refused with its signature name (550 5.7.1); see antivirus.*"},
+    {"auto_forward_out", CheckHost::kMilter, Action::kReject, {},
+     "refuses mail forwarded automatically from an internal mailbox to a target outside the "
+     "state domains, judged on forwarding traces; on the egress listener also each recipient "
+     "the MTA expanded (aliases, .forward) (550 5.7.1)"},
+    {"auto_forward_in", CheckHost::kMilter, Action::kReject, kAutoForwardInParams,
+     "refuses mail forwarded automatically from a mailbox outside the state domains into an "
+     "internal one (550 5.7.1)"},
     {"macro_document", CheckHost::kMilter, Action::kTag, {},
      "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
@@ -283,6 +307,8 @@ std::string TypeWord(ParamType type) {
       return "a list of networks such as 192.0.2.0/24";
     case ParamType::kDirectionList:
       return "a list of inbound, outbound, internal, external";
+    case ParamType::kDomainList:
+      return "a list of domains: example.org, *.example.org, example.*";
   }
   return "a value";
 }
@@ -349,6 +375,8 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
       return "";
     }
     case ParamType::kSocket: {
+      // A socket without a default is optional: empty turns it off.
+      if (text.empty() && p.default_value.empty()) return "";
       auto r = ParseSocketSpec(text);
       return r.ok() ? "" : r.status().message();
     }
@@ -370,6 +398,7 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
     case ParamType::kAddressList:
     case ParamType::kNetworkList:
     case ParamType::kDirectionList:
+    case ParamType::kDomainList:
       return "expected " + TypeWord(p.type);
   }
   return "unsupported parameter type";
@@ -377,7 +406,8 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
 
 bool IsList(ParamType type) {
   return type == ParamType::kStringList || type == ParamType::kAddressList ||
-         type == ParamType::kNetworkList || type == ParamType::kDirectionList;
+         type == ParamType::kNetworkList || type == ParamType::kDirectionList ||
+         type == ParamType::kDomainList;
 }
 
 // "" when `item` may stand in a list of type `type`, else why not.
@@ -387,6 +417,8 @@ std::string ListItemProblem(ParamType type, const std::string& item) {
       return AddressList::EntryProblem(item);
     case ParamType::kNetworkList:
       return NetworkList::EntryProblem(item);
+    case ParamType::kDomainList:
+      return DomainPatterns::EntryProblem(item);
     case ParamType::kDirectionList:
       return ParseDirection(item) ? ""
                                   : "'" + item + "' is not one of inbound, outbound, internal, "
@@ -563,7 +595,10 @@ void WalkMap(const YAML::Node& map, std::span<const Param> params, const std::st
     }
     if (const Param* p = FindParam(params, full)) {
       ParamValue v;
-      if (ParseNode(*p, kv.second, file, diag, &v)) (*values)[full] = std::move(v);
+      // Domain lists may be long (public providers): they may live in a list file.
+      if (ParseNode(*p, kv.second, file, diag, &v,
+                    /*allow_list_file=*/p->type == ParamType::kDomainList))
+        (*values)[full] = std::move(v);
     } else if (IsSection(params, full + ".")) {
       WalkMap(kv.second, params, full + ".", file, diag, values);
     } else {
@@ -759,6 +794,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.milter.connection_timeout = get("milter.connection_timeout").number;
   c.milter.shutdown_timeout = get("milter.shutdown_timeout").number;
   c.milter.max_connections = get("milter.max_connections").number;
+  c.milter.egress_socket = get("milter.egress_socket").text;
   c.milter.on_internal_error = get("milter.on_internal_error").action;
   c.milter.on_timeout = get("milter.on_timeout").action;
   c.milter.verdict_header = get("milter.verdict_header").text;

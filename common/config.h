@@ -42,6 +42,7 @@ enum class ParamType {
   kAddressList,  // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
   kNetworkList,  // a kStringList of NetworkList entries: "192.0.2.0/24", "2001:db8::/32"
   kDirectionList,  // a kStringList of inbound, outbound, internal, external
+  kDomainList,     // a kStringList of DomainPatterns entries: "gov.vn", "*.gov.vn", "gmx.*"
 };
 
 // One declared parameter. `name` is dotted for nested keys ("milter.socket").
@@ -116,6 +117,7 @@ struct RuleSpec {
 
 struct MilterOptions {
   std::string socket;
+  std::string egress_socket;  // "" when there is no egress listener
   std::string socket_owner;
   int socket_mode = 0660;
   std::string user;

@@ -140,7 +140,14 @@ void Engine::IncompleteContentFindings(const MessageContent& content,
   }
 }
 
-std::string_view StageName(Stage stage) { return stage == Stage::kMailFrom ? "mail_from" : "eom"; }
+std::string_view StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kMailFrom: return "mail_from";
+    case Stage::kRecipient: return "rcpt";
+    case Stage::kEndOfMessage: return "eom";
+  }
+  return "eom";
+}
 
 std::string Verdict::ReplyLine() const {
   if (action != Action::kReject && action != Action::kTempfail) return "";
@@ -249,6 +256,7 @@ Verdict Engine::AtMailFrom(const Envelope& envelope) const {
     // A rule scoped by direction or recipients cannot be judged before RCPT: it decides
     // at end of message.
     if (scope.needs_recipients() || !scope.Applies(in, direction)) continue;
+    if (envelope.egress && !check->RunsAtEgress()) continue;
     Status s;
     try {
       s = check->OnMailFrom(envelope, &findings);
@@ -265,8 +273,10 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
   message.FinishContent();
   ScopeInput in = ScopeOf(message.envelope());
   Direction direction = locality_.Classify(in);
+  const bool egress = message.envelope().egress;
   for (const auto& [check, scope] : checks_) {
     if (!scope.Applies(in, direction)) continue;
+    if (egress && !check->RunsAtEgress()) continue;
     Status s;
     try {
       s = check->Inspect(message, &findings);
@@ -277,7 +287,8 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
   }
   // After the rules: on equal actions the first finding decides, and a rule's reason
   // ("executable found") tells the sender more than "could not check everything".
-  IncompleteContentFindings(message.content(), &findings);
+  // The egress listener judges forwarding only; the content was judged when it came in.
+  if (!egress) IncompleteContentFindings(message.content(), &findings);
   Verdict v = Decide(std::move(findings));
   if (v.action == Action::kTag || v.action == Action::kQuarantine || v.action == Action::kAccept) {
     std::string rules;
@@ -296,6 +307,28 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
     }
   }
   return v;
+}
+
+Verdict Engine::AtRecipient(const Envelope& envelope) const {
+  std::vector<Finding> findings;
+  if (envelope.recipients.empty()) return Decide(std::move(findings));
+  const size_t index = envelope.recipients.size() - 1;
+  // The scope sees this recipient alone: an `except: {recipients: ...}` exempts it.
+  ScopeInput in = ScopeOf(envelope);
+  in.recipients = std::span<const std::string>(&envelope.recipients[index], 1);
+  Direction direction = locality_.Classify(in);
+  for (const auto& [check, scope] : checks_) {
+    if (envelope.egress && !check->RunsAtEgress()) continue;
+    if (!scope.Applies(in, direction)) continue;
+    Status s;
+    try {
+      s = check->OnRecipient(envelope, index, &findings);
+    } catch (const std::exception& e) {
+      s = Status::Internal(e.what());
+    }
+    if (!s.ok()) findings.push_back(FailureFinding(*check, s));
+  }
+  return Decide(std::move(findings));
 }
 
 bool Engine::ShouldLog(const Verdict& verdict) const {
@@ -343,6 +376,7 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
   nlohmann::json mw;
   mw["stage"] = StageName(stage);
   mw["smtp"] = env.smtp;
+  if (env.egress) mw["role"] = "egress";
   if (stage == Stage::kEndOfMessage) mw["size"] = message.size();
   if (env.announced_size) mw["announced_size"] = *env.announced_size;
   std::string reply = verdict.ReplyLine();

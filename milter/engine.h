@@ -40,7 +40,7 @@ struct Verdict {
 };
 
 // Where in the dialogue a decision was taken.
-enum class Stage { kMailFrom, kEndOfMessage };
+enum class Stage { kMailFrom, kRecipient, kEndOfMessage };
 std::string_view StageName(Stage stage);
 
 class Engine {
@@ -64,12 +64,15 @@ class Engine {
 
   // At MAIL FROM. An accept verdict means "go on", not "deliver".
   Verdict AtMailFrom(const Envelope& envelope) const;
+  // At RCPT, for the recipient just added to `envelope` (its last one), on the egress
+  // listener: a reject or tempfail verdict refuses that recipient only.
+  Verdict AtRecipient(const Envelope& envelope) const;
   // At end of message: finishes the message's content (Message::FinishContent) and gives
   // the final verdict. Content that could not be fully inspected (a limit hit, a damaged
   // container) is a finding of its own, per mime.on_limit_exceeded and mime.on_damaged.
   Verdict AtEndOfMessage(Message& message) const;
 
-  // The decision-log record for `verdict`. `message` may lack a body at kMailFrom.
+  // The decision-log record for `verdict`. `message` may lack a body before kEndOfMessage.
   nlohmann::json DecisionRecord(const Message& message, const Verdict& verdict, Stage stage) const;
   // True when the decision must be logged (refusals always; accepts if log_accepted).
   bool ShouldLog(const Verdict& verdict) const;

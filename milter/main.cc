@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -161,6 +162,9 @@ void Reload(const Options& options, SnapshotHolder<const Engine>* engine_holder,
   if ((*config)->milter.socket != engine_holder->Get()->config().milter.socket) {
     LogWarn("milter.socket changed; the new socket takes effect after a restart");
   }
+  if ((*config)->milter.egress_socket != engine_holder->Get()->config().milter.egress_socket) {
+    LogWarn("milter.egress_socket changed; the change takes effect after a restart");
+  }
   if (Status s = ReplaceLogIfChanged((*config)->log, log_holder); !s.ok()) {
     LogError("reload failed, the running configuration stays in force: " + s.message());
     return;
@@ -191,12 +195,15 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   MilterListenOptions listen;
   listen.timeout_seconds = static_cast<int>(config->milter.connection_timeout);
   listen.max_connections = static_cast<int>(config->milter.max_connections);
-  if (Status s = MilterOpen(spec, listen, services); !s.ok()) {
+  std::optional<SocketSpec> egress;
+  if (!config->milter.egress_socket.empty()) egress = *ParseSocketSpec(config->milter.egress_socket);
+  if (Status s = MilterOpen(spec, egress ? &*egress : nullptr, listen, services); !s.ok()) {
     LogFatal(s.message());
     return 1;
   }
-  if (spec.kind == SocketSpec::Kind::kUnix) {
-    if (Status s = SetSocketOwnerAndMode(spec.path, config->milter.socket_owner,
+  for (const SocketSpec* open : {&spec, egress ? &*egress : nullptr}) {
+    if (open == nullptr || open->kind != SocketSpec::Kind::kUnix) continue;
+    if (Status s = SetSocketOwnerAndMode(open->path, config->milter.socket_owner,
                                          config->milter.socket_mode);
         !s.ok()) {
       LogFatal(s.message());
@@ -217,7 +224,8 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
       kill(getpid(), SIGTERM);
     }
   });
-  LogInfo("ready on " + spec.ToString());
+  LogInfo("ready on " + spec.ToString() +
+          (egress ? ", egress listener on " + egress->ToString() : std::string()));
 
   {
     BackgroundTask reloader([&] { Reload(o, &engine_holder, &log_holder); });

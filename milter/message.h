@@ -29,8 +29,14 @@ struct Envelope {
   std::string mail_from;    // envelope sender without angle brackets; "" for the null sender
   std::optional<uint64_t> announced_size;  // ESMTP SIZE= at MAIL FROM
   std::vector<std::string> recipients;     // without angle brackets
+  // Per recipient, the address its ESMTP ORCPT parameter names (RFC 3461), "" when none:
+  // the recipient before the sending MTA expanded aliases and forwards.
+  std::vector<std::string> original_recipients;
   std::string queue_id;                    // known at end of message with Postfix
   bool smtp = true;  // false for mail submitted locally (Postfix non_smtpd_milters)
+  // Mail leaving the queue through the egress listener (milter.egress_socket): recipients
+  // are expanded, and only the rules that judge forwarding run.
+  bool egress = false;
 };
 
 struct HeaderField {

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "common/daemon.h"
 #include "common/log.h"
+#include "milter/checks/forwarding_traces.h"
 #include "milter/protocol/server.h"
 
 namespace mailwarden {
@@ -22,6 +24,7 @@ using namespace milter;  // NOLINT: the wire vocabulary
 
 MilterServices* g_services = nullptr;
 std::unique_ptr<MilterServer> g_server;
+std::unique_ptr<MilterServer> g_egress_server;  // milter.egress_socket, when set
 std::atomic<int> g_in_flight{0};
 std::atomic<bool> g_draining{false};
 
@@ -46,6 +49,8 @@ Verdict FailureVerdict(Action mode) {
 // State of one MTA connection (one SMTP session, several messages).
 class FilterConnection : public MilterHandler {
  public:
+  // `egress`: a connection on the egress listener (Envelope::egress).
+  explicit FilterConnection(bool egress) : egress_(egress) {}
   ~FilterConnection() override { EndMessage(); }
 
   // The CONNECT and HELO steps are negotiated away (the client comes as MAIL FROM macros);
@@ -71,6 +76,7 @@ class FilterConnection : public MilterHandler {
       failure_.clear();
       TakeClientMacros(macros);
       Envelope env = session_;
+      env.egress = egress_;
       env.mail_from = StripBrackets(args[0]);
       env.auth_user = std::string(macros.Get("auth_authen"));
       for (size_t i = 1; i < args.size(); ++i) {
@@ -103,9 +109,25 @@ class FilterConnection : public MilterHandler {
     });
   }
 
-  void OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
-    Guarded("rcpt", [&] {
-      if (message_) message_->mutable_envelope().recipients.push_back(StripBrackets(args[0]));
+  MilterReply OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
+    if (!egress_) {
+      Guarded("rcpt", [&] { AddRecipient(args); });
+      return MilterReply::Continue();
+    }
+    // The egress listener answers each recipient: one the MTA expanded into a forward
+    // outside the state domains is refused alone, the others go on.
+    return Answered("rcpt", [&] {
+      if (!message_) return MilterReply::Continue();
+      AddRecipient(args);
+      Envelope& env = message_->mutable_envelope();
+      Verdict v = engine_->AtRecipient(env);
+      if (v.action != Action::kReject && v.action != Action::kTempfail)
+        return MilterReply::Continue();
+      LogDecision(v, Stage::kRecipient);
+      // A refused recipient is not part of the message any more.
+      env.recipients.pop_back();
+      env.original_recipients.pop_back();
+      return MilterReply::Refuse(v.ReplyLine());
     });
   }
 
@@ -162,6 +184,19 @@ class FilterConnection : public MilterHandler {
     if (std::string_view daemon = macros.Get("daemon_name"); !daemon.empty())
       session_.daemon_name = std::string(daemon);
     session_.smtp = macros.Get("daemon_port") != "0";
+  }
+
+  // Adds the recipient of a RCPT step, with its ORCPT.
+  void AddRecipient(const std::vector<std::string_view>& args) {
+    if (!message_) return;
+    Envelope& env = message_->mutable_envelope();
+    std::string original;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i].size() > 6 && strncasecmp(args[i].data(), "ORCPT=", 6) == 0)
+        original = DecodeOrcpt(args[i].substr(6));
+    }
+    env.recipients.push_back(StripBrackets(args[0]));
+    env.original_recipients.push_back(std::move(original));
   }
 
   void EndMessage() {
@@ -224,6 +259,7 @@ class FilterConnection : public MilterHandler {
     return MilterReply::Refuse(FailureVerdict(mode).ReplyLine());
   }
 
+  const bool egress_;
   Envelope session_;                      // client and HELO, kept across messages
   std::shared_ptr<const Engine> engine_;  // taken at MAIL FROM
   std::unique_ptr<Message> message_;      // the message in progress
@@ -231,7 +267,7 @@ class FilterConnection : public MilterHandler {
   bool counted_ = false;                  // counted in g_in_flight
 };
 
-MilterCapabilities FilterCapabilities() {
+MilterCapabilities FilterCapabilities(bool egress) {
   MilterCapabilities c;
   // Add and change headers, quarantine (Postfix's hold queue).
   c.required_actions = kActAddHeaders | kActQuarantine;
@@ -247,30 +283,62 @@ MilterCapabilities FilterCapabilities() {
   c.macros[static_cast<size_t>(MacroStage::kMail)] =
       "{auth_authen} {client_addr} {client_name} {daemon_name} {daemon_port}";
   c.macros[static_cast<size_t>(MacroStage::kEndOfMessage)] = "i";
+  if (egress) {
+    // The egress listener answers each RCPT (refusing one forwarded recipient alone) and
+    // judges forwarding from the envelope: the content was judged when it came in, so
+    // header and body are not even sent.
+    c.unanswered_steps &= ~kProtoNrRcpt;
+    c.skipped_steps |= kProtoNoHeaders | kProtoNoBody;
+  }
   return c;
 }
 
 }  // namespace
 
-Status MilterOpen(const SocketSpec& spec, const MilterListenOptions& options,
-                  MilterServices services) {
-  static MilterServices stored;
-  stored = std::move(services);
-  g_services = &stored;
+namespace {
+
+Result<std::unique_ptr<MilterServer>> OpenServer(const SocketSpec& spec,
+                                                 const MilterListenOptions& options,
+                                                 bool egress) {
   if (Status s = ClaimUnixSocketPath(spec); !s.ok()) return s;
   auto listener = OpenListener(spec, SOMAXCONN);
   if (!listener.ok()) return listener.status();
   MilterServer::Options server_options;
   server_options.timeout_seconds = options.timeout_seconds;
   server_options.max_connections = options.max_connections;
-  g_server = std::make_unique<MilterServer>(
-      UniqueFd(*listener), FilterCapabilities(),
-      [] { return std::make_unique<FilterConnection>(); }, server_options);
+  return std::make_unique<MilterServer>(
+      UniqueFd(*listener), FilterCapabilities(egress),
+      [egress] { return std::make_unique<FilterConnection>(egress); }, server_options);
+}
+
+}  // namespace
+
+Status MilterOpen(const SocketSpec& spec, const SocketSpec* egress_spec,
+                  const MilterListenOptions& options, MilterServices services) {
+  static MilterServices stored;
+  stored = std::move(services);
+  g_services = &stored;
+  auto server = OpenServer(spec, options, /*egress=*/false);
+  if (!server.ok()) return server.status();
+  g_server = std::move(*server);
+  if (egress_spec != nullptr) {
+    auto egress = OpenServer(*egress_spec, options, /*egress=*/true);
+    if (!egress.ok()) return egress.status();
+    g_egress_server = std::move(*egress);
+  }
   return Status::Ok();
 }
 
 Status MilterRun() {
   if (!g_server) return Status::Internal("MilterRun before MilterOpen");
+  if (g_egress_server) {
+    // Runs as long as the process; a failed egress socket ends the daemon like the main one.
+    std::thread([] {
+      Status s = g_egress_server->Run();
+      LogError("egress listener stopped: " + s.ToString());
+      std::_Exit(1);
+    }).detach();
+  }
   return g_server->Run();
 }
 

@@ -29,10 +29,11 @@ struct MilterListenOptions {
   int max_connections = 1024;  // milter.max_connections
 };
 
-// Opens the listening socket (before privileges are dropped) and prepares the server.
-// kIoError when the socket cannot be opened or is in use.
-Status MilterOpen(const SocketSpec& spec, const MilterListenOptions& options,
-                  MilterServices services);
+// Opens the listening socket and, when `egress_spec` is not null, the egress listener's
+// (before privileges are dropped), and prepares the servers. kIoError when a socket cannot
+// be opened or is in use.
+Status MilterOpen(const SocketSpec& spec, const SocketSpec* egress_spec,
+                  const MilterListenOptions& options, MilterServices services);
 // Serves MTA connections; blocks for as long as the process runs.
 Status MilterRun();
 // Starts the shutdown: new messages are tempfailed at MAIL FROM (421 4.3.2, the MTA

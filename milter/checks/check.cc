@@ -2,6 +2,7 @@
 
 #include "milter/checks/antivirus.h"
 #include "milter/checks/attachment_size.h"
+#include "milter/checks/auto_forward.h"
 #include "milter/checks/encrypted_archive.h"
 #include "milter/checks/executable.h"
 #include "milter/checks/macro_document.h"
@@ -34,6 +35,10 @@ Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule, const Config& con
     return std::unique_ptr<Check>(std::make_unique<EncryptedArchiveCheck>(rule));
   }
   if (rule.check == "antivirus") return AntivirusCheck::Create(rule, config);
+  if (rule.check == "auto_forward_out")
+    return AutoForwardCheck::Create(rule, config, AutoForwardCheck::Side::kOut);
+  if (rule.check == "auto_forward_in")
+    return AutoForwardCheck::Create(rule, config, AutoForwardCheck::Side::kIn);
   if (rule.check == "macro_document") {
     return std::unique_ptr<Check>(std::make_unique<MacroDocumentCheck>(rule));
   }

@@ -46,8 +46,17 @@ class Check {
   virtual Status OnMailFrom(const Envelope& /*envelope*/, std::vector<Finding>* /*out*/) const {
     return Status::Ok();
   }
+  // At RCPT, for recipient `index` of `envelope`, where the MTA waits for a verdict on each
+  // recipient (the egress listener). A finding refuses that recipient only.
+  virtual Status OnRecipient(const Envelope& /*envelope*/, size_t /*index*/,
+                             std::vector<Finding>* /*out*/) const {
+    return Status::Ok();
+  }
   // At end of message.
   virtual Status Inspect(const Message& message, std::vector<Finding>* out) const = 0;
+  // Whether the check runs on the egress listener too (Envelope::egress), where mail that
+  // has passed every check already leaves the queue.
+  virtual bool RunsAtEgress() const { return false; }
 
  protected:
   // A finding for this rule with its configured action; `reason` is replaced by the rule's

@@ -201,9 +201,16 @@ void MilterSession::HandlePacket(char command, std::string_view data, std::strin
     case kCmdRcpt:
       SplitLenient(data, &args_);
       if (args_.empty()) args_.emplace_back();
-      handler().OnRcpt(macros_, args_);
-      Answer(kProtoNrRcpt, out);
+    {
+      MilterReply reply = handler().OnRcpt(macros_, args_);
+      if (unanswered_ & kProtoNrRcpt) {
+        if (reply.kind != MilterReply::Kind::kContinue)
+          LogError(name_ + ": a RCPT refusal cannot be sent, the step has no reply");
+        return;
+      }
+      SendReply(reply, false, out);
       return;
+    }
     case kCmdHeader:
       SplitLenient(data, &args_);
       handler().OnHeader(macros_, At(args_, 0), At(args_, 1));

@@ -106,7 +106,10 @@ class MilterHandler {
   // Only a refusal (kReject/kTempfail) or kContinue is meaningful here.
   virtual MilterReply OnMailFrom(const MilterMacros& macros,
                                  const std::vector<std::string_view>& args) = 0;
-  virtual void OnRcpt(const MilterMacros& macros, const std::vector<std::string_view>& args) = 0;
+  // RCPT TO: args[0] is the recipient as sent, then ESMTP parameters ("ORCPT=rfc822;a@b").
+  // A refusal refuses this recipient only, and is sent only when the step is answered.
+  virtual MilterReply OnRcpt(const MilterMacros& macros,
+                             const std::vector<std::string_view>& args) = 0;
   virtual void OnHeader(const MilterMacros& macros, std::string_view name,
                         std::string_view value) = 0;
   virtual void OnBody(const MilterMacros& macros, std::string_view chunk) = 0;

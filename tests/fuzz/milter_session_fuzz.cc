@@ -30,8 +30,9 @@ class Handler : public MilterHandler {
     if (args.size() > 2) return MilterReply::Refuse("452 4.3.1 " + std::string(args[1]));
     return MilterReply::Continue();
   }
-  void OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
+  MilterReply OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
     sink_ += args.at(0).size();
+    return MilterReply::Continue();
   }
   void OnHeader(const MilterMacros&, std::string_view n, std::string_view v) override {
     sink_ += n.size() + v.size();

@@ -74,6 +74,21 @@ Observed Postfix behaviour worth knowing when writing cases
   ends up empty.  The 552 reply code itself is dropped, the enhanced code and text are kept.
 * A milter quarantine (smfi_quarantine) puts the message in the hold queue: cleanup logs
   "QID: milter-hold: END-OF-MESSAGE ...", postqueue -j shows queue_name "hold".
+* Egress loop (conf/postfix-egress.cf, Lab(egress=True)).  content_filter is added only by
+  smtpd, pickup and qmqpd: local(8)'s alias and .forward copies and bounce(8)'s notices never
+  get it, which is why the loop hangs on default_transport instead.  Through the loop, the
+  smtp client sends "RCPT TO:<expanded> ORCPT=rfc822;<original>" for virtual aliases, aliases
+  and .forward alike (ORCPT = the address before expansion; = the recipient itself when not
+  expanded) — but only when the server offers DSN (smtpd_discard_ehlo_keywords=dsn: no
+  ORCPT at all).  XFORWARD carries ADDR/PORT/PROTO/HELO/IDENT (the original queue id) for
+  smtpd mail, the same less PORT for local(8) copies (the original message's client and
+  queue id), only SOURCE=LOCAL for pickup mail and bounces; milters see none of it in the
+  connect macros.  A 550 at RCPT bounces only that
+  recipient ("to=<t>, orig_to=<o>, ... dsn=5.7.1, status=bounced (host ... said: 550 ...)");
+  the others of the same delivery are accepted; bounce(8) notifies the envelope sender with
+  "<t> (expanded from <o>)", Original-Recipient: rfc822;<o> and "Diagnostic-Code: smtp;
+  550 5.7.1 <reply>".  `-o milter_macro_daemon_name=X` on the egress smtpd gives the milter
+  {daemon_name}=X.
 * swaks (20201014) never sends the ESMTP SIZE= parameter; `smtp_send()` (smtplib) gives
   explicit control over it (none, the true size, or any declared value).
 """
@@ -470,11 +485,19 @@ def stop_lab_dir(d: Path) -> None:
     master_pid = d / "postfix" / "queue" / "pid" / "master.pid"
     if conf.is_dir() and master_pid.exists():
         subprocess.run([POSTFIX, "-c", str(conf), "stop"], capture_output=True, timeout=30)
+    for user in read_text(d / "users").split():
+        remove_local_user(user)
     for line in read_text(d / "pids").splitlines():
         with contextlib.suppress(ValueError, ProcessLookupError):
             pid_s, start, _what = line.split(" ", 2)
             if _alive(int(pid_s), start):
                 os.kill(int(pid_s), signal.SIGKILL)
+
+
+def remove_local_user(user: str) -> None:
+    """userdel for a user a lab created (add_local_user); names always start with "mw"."""
+    if user.startswith("mw"):
+        subprocess.run(["userdel", user], capture_output=True, timeout=30)
 
 
 def reap_stale_labs() -> None:
@@ -1290,13 +1313,60 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
+# The egress listener (conf/postfix-egress.cf) — the lab runs exactly what that file documents,
+# with the lab's own port and socket in place of the documented ones.
+EGRESS_CF = REPO_ROOT / "conf" / "postfix-egress.cf"
+EGRESS_DOC_PORT = "127.0.0.1:10027"        # the egress smtpd in the document
+EGRESS_DOC_SOCKET = "inet:127.0.0.1:8892"  # milter.egress_socket in the document
+
+
+def egress_config(smtpd_port: int, milter_socket: str, path: Path = EGRESS_CF
+                  ) -> tuple[dict[str, str], str]:
+    """(main.cf parameters, master.cf text) of conf/postfix-egress.cf's "---- main.cf ----"
+    and "---- master.cf ----" sections, comments dropped, the documented listener port and
+    egress milter socket replaced by the lab's.  LabError if the document no longer has the
+    shape this parser (and so the tests) rely on."""
+    sections: dict[str, list[str]] = {"main.cf": [], "master.cf": []}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        m = re.match(r"#\s*-+\s*(main\.cf|master\.cf)\s*-+\s*$", line)
+        if m:
+            current = sections[m.group(1)]
+        elif current is not None and line.strip() and not line.lstrip().startswith("#"):
+            current.append(line)
+    master = "\n".join(sections["master.cf"]) + "\n"
+    main: dict[str, str] = {}
+    last = None
+    for line in sections["main.cf"]:
+        if line[0].isspace() and last:          # continuation line
+            main[last] += " " + line.strip()
+            continue
+        name, eq, value = line.partition("=")
+        if not eq:
+            raise LabError(f"{path}: not a main.cf parameter line: {line!r}")
+        last = name.strip()
+        main[last] = value.strip()
+    text = master + "".join(f"{k} = {v}\n" for k, v in main.items())
+    if (EGRESS_DOC_PORT not in master or "[127.0.0.1]:10027" not in text
+            or EGRESS_DOC_SOCKET not in master):
+        raise LabError(f"{path}: {EGRESS_DOC_PORT} / {EGRESS_DOC_SOCKET} not found; "
+                       "mwlab.egress_config() must follow the document")
+
+    def lab(v: str) -> str:
+        return (v.replace("[127.0.0.1]:10027", f"[127.0.0.1]:{smtpd_port}")
+                 .replace(EGRESS_DOC_PORT, f"127.0.0.1:{smtpd_port}")
+                 .replace(EGRESS_DOC_SOCKET, milter_socket))
+    return {k: lab(v) for k, v in main.items()}, lab(master)
+
+
 class PostfixInstance:
     """A Postfix instance of our own: config, queue, data directory and log under root/."""
 
     def __init__(self, root: Path, *, smtpd_port: int | None = None, relay_port: int,
                  milter: str | None = None, non_smtpd_milter: str | None | bool = True,
                  policy: str | None = None, policy_stages: Sequence[str] = ("rcpt", "eod"),
-                 header_checks: Sequence[str] = (), params: Mapping[str, str] | None = None):
+                 header_checks: Sequence[str] = (), params: Mapping[str, str] | None = None,
+                 extra_master_cf: str = ""):
         self.root = root / "postfix"
         self.conf_dir = self.root / "conf"
         self.queue_dir = self.root / "queue"
@@ -1305,6 +1375,7 @@ class PostfixInstance:
         self.smtpd_port = smtpd_port or free_port()
         self.relay_port = relay_port
         self.header_checks = list(header_checks)
+        self.extra_master_cf = extra_master_cf
         self.params = self.base_params()
         self.params.update(self.wiring_params(milter, non_smtpd_milter, policy, policy_stages))
         self.params.update(params or {})
@@ -1389,7 +1460,8 @@ class PostfixInstance:
         }
 
     def master_cf(self) -> str:
-        return (f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n" + MASTER_CF_SERVICES)
+        return (f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n" + MASTER_CF_SERVICES
+                + self.extra_master_cf)
 
     def write_config(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
@@ -1470,6 +1542,30 @@ class PostfixInstance:
     def postconf(self, *names: str) -> dict[str, str]:
         out = self._cmd([POSTCONF, "-c", self.conf_dir, *names]).stdout.decode()
         return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+
+    def write_table(self, name: str, entries: Mapping[str, str | Sequence[str]],
+                    kind: str = "postmap") -> str:
+        """Writes conf/NAME and builds NAME.db: kind "postmap" (virtual(5): "key a, b") or
+        "postalias" (aliases(5): "name: a, b").  Returns "hash:PATH" for main.cf."""
+        path = self.conf_dir / name
+        sep = ": " if kind == "postalias" else " "
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(
+            f"{k}{sep}{v if isinstance(v, str) else ', '.join(v)}\n" for k, v in entries.items()))
+        table = f"hash:{path}"
+        self._cmd([shutil.which("postmap" if kind == "postmap" else "postalias",
+                                path="/usr/sbin:/usr/bin") or f"/usr/sbin/{kind}",
+                   "-c", self.conf_dir, table])
+        return table
+
+    def set_virtual_aliases(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        """virtual_alias_maps = a hash table of these entries (address -> targets); reloads."""
+        self.set_params(virtual_alias_maps=self.write_table("virtual", entries))
+
+    def set_aliases(self, entries: Mapping[str, str | Sequence[str]]) -> None:
+        """alias_maps = an aliases(5) table (local name -> targets) for local(8); reloads."""
+        table = self.write_table("aliases", entries, kind="postalias")
+        self.set_params(alias_maps=table, alias_database=table)
 
     # ---- mail in, queue, log -------------------------------------------------------------
 
@@ -1557,6 +1653,7 @@ class Daemon:
         self.pidfile = pidfile
         self.proc: ManagedProcess | None = None
         self.spec: SocketSpec | None = None
+        self.egress_spec: SocketSpec | None = None
         self.runs = 0
 
     @property
@@ -1583,7 +1680,9 @@ class Daemon:
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> SocketSpec:
         """Waits for "<name>: ready on SPEC" on stderr; LabError with the stderr if the daemon
         exits first or the line does not come in time."""
-        rx = re.compile(rf"^{re.escape(self.name)}: ready on (\S+)\s*$", re.M)
+        # The milter with milter.egress_socket says "ready on SPEC, egress listener on SPEC2".
+        rx = re.compile(rf"^{re.escape(self.name)}: ready on (\S+?)"
+                        rf"(?:, egress listener on (\S+))?\s*$", re.M)
         assert self.proc is not None
 
         def ready() -> re.Match | bool | None:
@@ -1599,6 +1698,7 @@ class Daemon:
             raise LabError(f"{self.name} exited with status {self.proc.returncode} before "
                            f"it was ready; stderr:\n{self.stderr_text()}")
         self.spec = SocketSpec.parse(result.group(1))
+        self.egress_spec = SocketSpec.parse(result.group(2)) if result.group(2) else None
         return self.spec
 
     @property
@@ -1712,6 +1812,10 @@ class Lab:
     single_config: both daemons read one mailwarden.yaml and write one decisions.json, as in
     production (the demo); by default each has its own file so tests can tell them apart.
     root: a fixed directory instead of a fresh one under /tmp/mwlab (kept at close).
+    egress: also run the egress listener of conf/postfix-egress.cf (its main.cf and master.cf
+    lines, parsed from that file) with milter.egress_socket set; every message to the outside
+    then passes the egress smtpd on 127.0.0.1:egress_port before reaching the sink.  Helpers
+    for forwarding: postfix.set_virtual_aliases(), postfix.set_aliases(), add_local_user().
     """
 
     DEFAULT_RULES = [size_rule("1MiB"),
@@ -1726,6 +1830,7 @@ class Lab:
                  smtpd_port: int | None = None, sink_port: int | None = None,
                  milter_port: int | None = None, policyd_port: int | None = None,
                  rule_files: Sequence[str] = ("rules.yaml",), single_config: bool = False,
+                 egress: bool = False, egress_port: int | None = None,
                  root: Path | None = None, name: str = "lab"):
         self.want_milter, self.want_policyd, self.want_postfix = milter, policyd, postfix
         self.rules = list(rules) if rules is not None else list(self.DEFAULT_RULES)
@@ -1737,7 +1842,10 @@ class Lab:
         self.header_checks = list(header_checks)
         self.postfix_params = dict(postfix_params or {})
         self.ports = {"smtpd": smtpd_port, "sink": sink_port, "milter": milter_port,
-                      "policyd": policyd_port}
+                      "policyd": policyd_port, "egress": None, "egress_smtpd": egress_port}
+        self.want_egress = egress
+        self._egress_socket = ""
+        self.local_users: list[str] = []
         self.rule_files = list(rule_files)
         self.single_config = single_config
         self.fixed_root = root
@@ -1784,6 +1892,8 @@ class Lab:
         cfg = base_config(milter_socket=self._milter_socket, policyd_listen=self._policyd_listen,
                           log_path=self.milter_log_path if kind == "milter"
                           else self.policyd_log_path, rule_files=self.rule_files)
+        if self.want_egress and (kind == "milter" or self.single_config):
+            cfg["milter"]["egress_socket"] = self._egress_socket
         cfg = deep_merge(cfg, self.config_overrides)
         return deep_merge(cfg, self.milter_overrides if kind == "milter"
                           else self.policyd_overrides)
@@ -1861,6 +1971,8 @@ class Lab:
         self._token = register_cleanup(self.close)
         self._milter_socket = self._socket_spec("milter")
         self._policyd_listen = self._socket_spec("policyd")
+        if self.want_egress:
+            self._egress_socket = self._socket_spec("egress")
         self.write_rules()
         self.write_config("milter")
         if not self.single_config:
@@ -1874,13 +1986,24 @@ class Lab:
                                   self.dir, pidfile=pidfile).start()
         if self.want_postfix:
             self.sink = SmtpSink(self.dir, self.ports["sink"], pidfile=pidfile)
+            egress_params, egress_master = {}, ""
+            if self.want_egress:
+                self.ports["egress_smtpd"] = self.ports["egress_smtpd"] or free_port()
+                egress_params, egress_master = egress_config(
+                    self.ports["egress_smtpd"],
+                    self.milter.egress_spec.postfix() if self.milter and self.milter.egress_spec
+                    else SocketSpec.parse(self._egress_socket).postfix())
             self.postfix = PostfixInstance(
                 self.dir, smtpd_port=self.ports["smtpd"], relay_port=self.sink.port,
                 milter=self.milter.spec.postfix() if self.milter else None,
                 policy=self.policyd.spec.postfix() if self.policyd else None,
                 policy_stages=self.policy_stages, header_checks=self.header_checks,
-                params=self.postfix_params)
+                params={**egress_params, **self.postfix_params}, extra_master_cf=egress_master)
             self.postfix.start()
+            if self.want_egress:
+                port = self.ports["egress_smtpd"]
+                wait_until(lambda: tcp_accepts("127.0.0.1", port), 15,
+                           what=f"the egress smtpd on 127.0.0.1:{port}")
         return self
 
     def close(self) -> None:
@@ -1889,6 +2012,9 @@ class Lab:
             unregister_cleanup(self._token)
             self._token = None
         errors = []
+        for user in reversed(self.local_users):
+            remove_local_user(user)
+        self.local_users.clear()
         for part in (self.postfix, self.sink, self.milter, self.policyd):
             if part is None:
                 continue
@@ -1918,6 +2044,29 @@ class Lab:
 
     def send(self, sender: str, recipients: str | Sequence[str], **kw: Any) -> SendResult:
         return send(self.port, sender, recipients, **kw)
+
+    def add_local_user(self, forward: Sequence[str] = (), tag: str = "u") -> str:
+        """A unix user for local(8) with its home under the lab directory and, if forward is
+        given, a ~/.forward with those targets; removed again at close().  Returns the user
+        name (mail to NAME@<a domain in mydestination> reaches it).  Its own mailbox, if any
+        (a "\\NAME" line in forward), is ~/Maildir/ (home_mailbox)."""
+        assert self.postfix is not None
+        user = f"mw{tag}{os.getpid() % 100000}x{next(self._addr_counter)}"[:31]
+        home = self.dir / "home" / user
+        home.mkdir(parents=True)
+        os.chmod(home.parent, 0o755)
+        with (self.dir / "users").open("a") as f:   # for reap_stale_labs after a SIGKILL
+            f.write(user + "\n")
+        subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/usr/sbin/nologin", user],
+                       check=True, capture_output=True)
+        self.local_users.append(user)
+        if forward:
+            (home / ".forward").write_text("".join(f"{t}\n" for t in forward))
+            shutil.chown(home / ".forward", user)
+        shutil.chown(home, user)
+        if self.postfix.params.get("home_mailbox") != "Maildir/":
+            self.postfix.set_params(home_mailbox="Maildir/")
+        return user
 
     def smtp_send(self, sender: str, recipients: str | Sequence[str],
                   message: bytes | str | None = None, **kw: Any) -> SendResult:

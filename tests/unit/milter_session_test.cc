@@ -33,8 +33,9 @@ class RecordingHandler : public MilterHandler {
     calls_->push_back(line + " auth=" + std::string(m.Get("auth_authen")));
     return mail_reply;
   }
-  void OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
+  MilterReply OnRcpt(const MilterMacros&, const std::vector<std::string_view>& args) override {
     calls_->push_back("rcpt " + std::string(args[0]));
+    return MilterReply::Continue();
   }
   void OnHeader(const MilterMacros&, std::string_view n, std::string_view v) override {
     calls_->push_back("header " + std::string(n) + "=" + std::string(v));
