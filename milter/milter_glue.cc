@@ -162,7 +162,9 @@ class FilterConnection : public MilterHandler {
         for (const HeaderField& h : v.add_headers) reply.add_headers.emplace_back(h.name, h.value);
         if (v.action == Action::kQuarantine) reply.quarantine_reason = v.text;
       }
-      LogDecision(v, Stage::kEndOfMessage);
+      // The message was logged when it came in; the egress listener logs what it refuses
+      // or marks, not every message leaving a second time.
+      if (!egress_ || v.action != Action::kAccept) LogDecision(v, Stage::kEndOfMessage);
       EndMessage();
       return reply;
     });

@@ -1,8 +1,10 @@
 // libFuzzer target: the whole content pipeline of the milter on arbitrary messages. Each
 // input is read like a message from the MTA (eml_reader: headers unfolded, body in chunks),
 // finished (MIME parse, archives, TNEF, encoded attached messages) and judged by the
-// shipped attachment rules with small limits, so limit and damage paths are reached. It
-// must never crash, hang or leak, and every message must get a verdict.
+// shipped attachment rules with small limits, so limit and damage paths are reached, and by
+// the forwarding rules, whose traces are read from the header and envelope (the input's
+// length picks an inbound or a locally submitted outbound envelope). It must never crash,
+// hang or leak, and every message must get a verdict.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +24,7 @@ constexpr char kConfig[] = R"(version: 1
 rule_files: [rules.yaml]
 domains:
   internal: [example.gov.vn]
+  public_providers: [gmail.com, yahoo.*]
 mime:
   max_depth: 6
   max_parts: 60
@@ -43,6 +46,8 @@ rules:
   - {id: executable, check: executable}
   - {id: encrypted-archive, check: encrypted_archive}
   - {id: macro-document, check: macro_document}
+  - {id: auto-forward-out, check: auto_forward_out}
+  - {id: auto-forward-in, check: auto_forward_in}
 )";
 
 std::shared_ptr<const mailwarden::Engine> BuildEngine() {
@@ -62,8 +67,15 @@ std::shared_ptr<const mailwarden::Engine> BuildEngine() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::shared_ptr<const mailwarden::Engine> engine = BuildEngine();
   mailwarden::Envelope env;
-  env.mail_from = "a@example.net";
-  env.recipients = {"b@example.gov.vn"};
+  if (size % 2 == 0) {
+    env.mail_from = "a@example.net";
+    env.recipients = {"b@example.gov.vn"};
+  } else {
+    env.smtp = false;
+    env.mail_from = "SRS0=h=t=example.net=a@example.gov.vn";
+    env.recipients = {"b@example.gov.vn", "c@gmail.com"};
+    env.original_recipients = {"", "b@example.gov.vn"};
+  }
   std::unique_ptr<mailwarden::Message> message = engine->NewMessage(env);
   mailwarden::ReadMessageText(std::string_view(reinterpret_cast<const char*>(data), size),
                               message.get());
