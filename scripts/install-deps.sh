@@ -12,6 +12,9 @@ packages=(
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # tests
   libgtest-dev googletest postfix swaks python3
+  # a real Dovecot LMTP + Pigeonhole Sieve for the forwarding tests (tests/integration/mwdovecot.py
+  # runs a private instance; the system one is stopped and disabled below when installed here)
+  dovecot-core dovecot-lmtpd dovecot-sieve
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
   zip p7zip-full clamav-testfiles
   # virus signatures made at test time (sigtool), and a real clamd for the clamd mode
@@ -48,3 +51,18 @@ echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Debian's dovecot-core postinst enables and starts a system Dovecot (imap/pop3 on all
+# interfaces) where the init system lets it.  The tests never use it: stop and disable it,
+# but only when this run installed it (a host's own Dovecot is left alone).
+for p in "${missing[@]}"; do
+  if [ "$p" = dovecot-core ]; then
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    else
+      $SUDO service dovecot stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+    echo "install-deps: stopped and disabled the system dovecot (the tests run their own)"
+  fi
+done

@@ -8,6 +8,7 @@ namespace mailwarden {
 namespace {
 
 constexpr size_t kTargetsInReply = 3;
+constexpr char kForeignSenderLeaving[] = "foreign-sender-leaving";
 
 // The domain of an address or of a "@domain" forwarder.
 std::string DomainOfForwarder(std::string_view forwarder) { return DomainOf(forwarder); }
@@ -109,7 +110,7 @@ std::vector<ForwardingTrace> AutoForwardCheck::CountingTraces(
   if (side_ == Side::kOut && !exempt && !authenticated && !env.mail_from.empty() &&
       sender_kind != DomainKind::kInternal && (env.egress || !env.smtp || trusted)) {
     ForwardingTrace t;
-    t.trace = "foreign-sender-leaving";
+    t.trace = kForeignSenderLeaving;
     t.source = "envelope sender";
     t.value = env.mail_from.substr(0, 200);
     t.strength = TraceStrength::kStrong;
@@ -127,12 +128,15 @@ bool AutoForwardCheck::FromInside(const Envelope& env) const {
 
 bool AutoForwardCheck::Decides(const std::vector<ForwardingTrace>& traces,
                                bool public_other_side) const {
-  int strong = 0, hints = 0;
+  int strong = 0, hints = 0, stamped_strong = 0;
   for (const auto& t : traces) {
     if (t.strength == TraceStrength::kProof) return true;
     (t.strength == TraceStrength::kStrong ? strong : hints) += 1;
+    if (t.strength == TraceStrength::kStrong && t.trace != kForeignSenderLeaving) ++stamped_strong;
   }
-  return strong >= 2 || (strong >= 1 && hints >= 1) || (strong >= 1 && public_other_side);
+  // Towards a public provider one strong trace is enough, but not the structural one
+  // alone: an application in trusted_networks sending as a customer's address is no forward.
+  return strong >= 2 || (strong >= 1 && hints >= 1) || (stamped_strong >= 1 && public_other_side);
 }
 
 Finding AutoForwardCheck::MakeForwardFinding(const std::string& forwarder,

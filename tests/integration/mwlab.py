@@ -130,12 +130,15 @@ POLICYD_NAME = "mailwarden-policyd"
 
 def milter_bin() -> Path:
     """The milter under test: $MW_MILTER_BIN or build/milter/mailwarden-milter."""
-    return Path(os.environ.get("MW_MILTER_BIN") or REPO_ROOT / "build/milter/mailwarden-milter")
+    # Absolute: the daemons run in the lab directory.
+    return Path(os.environ.get("MW_MILTER_BIN") or REPO_ROOT / "build/milter/mailwarden-milter"
+                ).resolve()
 
 
 def policyd_bin() -> Path:
     """The policy daemon under test: $MW_POLICYD_BIN or build/policyd/mailwarden-policyd."""
-    return Path(os.environ.get("MW_POLICYD_BIN") or REPO_ROOT / "build/policyd/mailwarden-policyd")
+    return Path(os.environ.get("MW_POLICYD_BIN") or REPO_ROOT / "build/policyd/mailwarden-policyd"
+                ).resolve()
 
 
 POSTFIX = shutil.which("postfix", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/postfix"

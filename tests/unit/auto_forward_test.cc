@@ -357,6 +357,19 @@ TEST(AutoForwardOutTest, OrdinaryMailToPublicProvidersPasses) {
   EXPECT_EQ(v.action, Action::kAccept) << v.text;
 }
 
+TEST(AutoForwardOutTest, ApplicationSendingAsSomeoneElseIsNoForward) {
+  // A web application in trusted_networks mailing on behalf of a customer's address: a
+  // foreign sender leaving, nothing else. Delivered-To of an internal mailbox makes it one.
+  Forwarding f;
+  Verdict v = f.Judge(FromClient(kTrusted, "customer@example.org", {"x@gmail.com"}),
+                      "From: customer@example.org\r\nTo: x@gmail.com\r\nSubject: order\r\n");
+  EXPECT_EQ(v.action, Action::kAccept) << v.text;
+  v = f.Judge(FromClient(kTrusted, "customer@example.org", {"x@gmail.com"}),
+              "Delivered-To: alice@bacgiang.gov.vn\r\nFrom: customer@example.org\r\n"
+              "To: x@gmail.com\r\nSubject: order\r\n");
+  EXPECT_EQ(v.action, Action::kReject);
+}
+
 TEST(AutoForwardOutTest, MailingListsAndBouncesPass) {
   Forwarding f;
   // A list server in trusted_networks re-sending a foreign member's post to a gmail member.
