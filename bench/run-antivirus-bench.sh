@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Virus scanning: mailwarden-milter (the shipped rule files, rules/default.yaml and
-# rules/antivirus.yaml, libclamav in process) against clamav-milter + clamd, both with the same signature directory, both on
+# Virus scanning: mailwarden-milter (the shipped rule files, rules/default.yaml,
+# rules/antivirus.yaml and rules/forwarding.yaml, libclamav in process) against clamav-milter + clamd, both with the same signature directory, both on
 # unix sockets (so that no TCP stall flatters either), measured alternately in one run;
 # then a 15 MB attachment (its scan time, and whether other connections are served
 # meanwhile), and mailwarden's memory with the signatures loaded and during a reload.
@@ -43,6 +43,7 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 MW_MILTER_BIN="${MW_MILTER_BIN:-$BUILD/milter/mailwarden-milter}"
 RULES="$(realpath "$SRC/rules/default.yaml")"
 AV_RULES="$(realpath "$SRC/rules/antivirus.yaml")"
+FW_RULES="$(realpath "$SRC/rules/forwarding.yaml")"
 
 KINDS="${KINDS:-plain4k pdf100k}"
 CONCURRENCY="${CONCURRENCY:-16}"
@@ -130,9 +131,11 @@ start_daemon clamav-milter "$WORK/clamav-milter.sock" \
   clamav-milter -c "$WORK/clamav-milter.conf" || exit 1
 CM_PID=$DAEMON_PID
 
-write_mailwarden_yaml "$WORK/mw" "unix:$WORK/mw.sock" "\"$RULES\", \"$AV_RULES\"" \
+write_mailwarden_yaml "$WORK/mw" "unix:$WORK/mw.sock" \
+  "\"$RULES\", \"$AV_RULES\", \"$FW_RULES\"" \
   "domains:
   internal: [bench.example]
+  public_providers: \"$SRC/rules/public-providers.yaml\"
 antivirus:
   database: $DB
   self_check: 0s"
