@@ -37,6 +37,13 @@ DEMO_RULES = [mwlab.sender_blocklist_rule([BLOCKED, "@spam.example"],
                                           rule_id="demo-sender-blocklist")]
 BIG_SIZE = 20 * 1024 * 1024    # 20 MiB -> ~28 MB base64 on the wire: over the 25MiB rule
 DECLARED_SIZE = 30_000_000
+# Forwarding (REGULATIONS.md M4): a virtual alias of an internal mailbox to a Gmail address,
+# caught by the egress listener; and what Gmail's forwarding stamps on mail it forwards in.
+FORWARDING_ALIAS = f"alice.fwd@{INTERNAL}"
+FORWARDING_TARGET = "alice.home@gmail.com"
+GMAIL_FORWARDER = f"bob+caf_=alice={INTERNAL}@gmail.com"
+GMAIL_HEADERS = [("X-Forwarded-To", f"alice@{INTERNAL}"),
+                 ("X-Forwarded-For", f"bob@gmail.com alice@{INTERNAL}")]
 # Real executables inside containers, from Debian's clamav-testfiles.
 CLAM_EXE = "/usr/share/clamav-testfiles/clam.exe"
 CLAM_ZIP = "/usr/share/clamav-testfiles/clam.zip"
@@ -75,8 +82,10 @@ def make_lab(args) -> mwlab.Lab:
     return mwlab.Lab(
         milter=True, policyd=True, postfix=True, single_config=True,
         rule_files=[str(REPO / "rules" / "default.yaml"), str(REPO / "rules" / "antivirus.yaml"),
-                    "rules.yaml"], rules=DEMO_RULES,
-        config={"domains": {"internal": [INTERNAL]},
+                    str(REPO / "rules" / "forwarding.yaml"), "rules.yaml"], rules=DEMO_RULES,
+        egress=True,
+        config={"domains": {"internal": [INTERNAL], "state": ["gov.vn"],
+                            "public_providers": str(REPO / "rules" / "public-providers.yaml")},
                 "milter": {"shutdown_timeout": "5s"},
                 "antivirus": {"database": str(signatures)}},
         smtpd_port=pick_port(args.smtpd_port), sink_port=pick_port(args.sink_port),
@@ -115,6 +124,14 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
         ("the EICAR anti-virus test file -> 550 5.7.1 virus found: Demo-Eicar.UNOFFICIAL",
          f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-name eicar.txt "
          f"--attach @{lab.dir / 'eicar.txt'}"),
+        ("mail Gmail forwarded automatically into an internal mailbox -> 550 5.7.1 "
+         "(rule auto-forward-in)",
+         f"swaks {server} --from '{GMAIL_FORWARDER}' --to alice@{INTERNAL} "
+         + " ".join(f"--add-header '{n}: {v}'" for n, v in GMAIL_HEADERS)),
+        (f"mail to {FORWARDING_ALIAS}, a virtual alias of {FORWARDING_TARGET} -> 250 queued; "
+         "the egress listener refuses the forwarded copy (550 5.7.1, rule auto-forward-out, "
+         "in the Postfix log) and Postfix bounces it to the sender",
+         f"swaks {server} --from {RCPT} --to {FORWARDING_ALIAS}"),
     ]
 
 
@@ -129,9 +146,11 @@ def banner(lab: mwlab.Lab, big: Path) -> str:
         f"  mailwarden-milter           {lab.milter.spec}  (smtpd_milters, non_smtpd_milters)",
         f"  mailwarden-policyd          {lab.policyd.spec}  (check_policy_service at RCPT "
         "and end of data)",
+        f"  egress listener             smtpd 127.0.0.1:{lab.ports['egress_smtpd']} -> "
+        f"{lab.milter.egress_spec}  (conf/postfix-egress.cf)",
         f"  configuration               {lab.milter_config_path}",
-        f"  rules                       {REPO / 'rules' / 'default.yaml'}, antivirus.yaml "
-        f"+ {lab.rules_path}",
+        f"  rules                       {REPO / 'rules' / 'default.yaml'}, antivirus.yaml, "
+        f"forwarding.yaml + {lab.rules_path}",
         f"  virus signatures (demo)     {lab.dir / 'signatures'}",
         f"  decision log                {lab.milter_log_path}",
         f"  Postfix log                 {lab.postfix.maillog}",
@@ -182,6 +201,25 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
     checks.append(("EICAR refused 550 5.7.1 as a virus",
                    r.stage == "dot" and r.reply and r.reply.code == 550
                    and "virus found: Demo-Eicar" in r.reply.text, r))
+    r = lab.send(GMAIL_FORWARDER, f"alice@{INTERNAL}", headers=[f"{n}: {v}" for n, v in GMAIL_HEADERS])
+    checks.append(("mail forwarded in by Gmail refused 550 5.7.1 (auto-forward-in)",
+                   r.stage == "dot" and r.reply and r.reply.code == 550
+                   and "auto-forward-in" in r.reply.text, r))
+    r = lab.send(RCPT, FORWARDING_ALIAS)
+    refused = None
+    if r.accepted:
+        try:
+            refused = lab.wait_for_decision(
+                lambda e: mwlab.field_of(e, "mailwarden.role") == "egress"
+                and mwlab.field_of(e, "rule.id") == "auto-forward-out"
+                and FORWARDING_TARGET in mwlab.field_of(e, "mailwarden.reply", ""),
+                daemon="milter")
+        except AssertionError:
+            refused = None
+    checks.append(("virtual alias to Gmail refused at the egress listener (auto-forward-out)",
+                   refused is not None,
+                   mwlab.field_of(refused, "mailwarden.reply", "no egress refusal")
+                   if refused else r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
@@ -215,6 +253,7 @@ def main() -> int:
         print("demo: starting mailwarden-milter, mailwarden-policyd, smtp-sink and Postfix ...",
               flush=True)
         lab.start()
+        lab.postfix.set_virtual_aliases({FORWARDING_ALIAS: FORWARDING_TARGET})
         big = lab.dir / "big-attachment.bin"
         write_big_file(big)
         (lab.dir / "eicar.txt").write_bytes(EICAR)
