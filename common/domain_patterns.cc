@@ -16,8 +16,7 @@ std::string Lower(std::string_view s) {
 
 // Letters, digits, '-' and '.', no empty label, not starting or ending with '.'.
 bool IsDomainName(std::string_view d) {
-  if (d.empty() || d.size() > kMaxDomainLength || d.front() == '.' || d.back() == '.')
-    return false;
+  if (d.empty() || d.size() > kMaxDomainLength || d.front() == '.' || d.back() == '.') return false;
   char prev = 0;
   for (char c : d) {
     bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
@@ -35,8 +34,10 @@ std::string DomainPatterns::EntryProblem(std::string_view pattern) {
            "' is not a domain pattern (example.org, *.example.org, example.*): " + why;
   };
   std::string_view d = pattern;
-  if (d.starts_with("*.")) d.remove_prefix(2);
-  else if (d.ends_with(".*")) d.remove_suffix(2);
+  if (d.starts_with("*."))
+    d.remove_prefix(2);
+  else if (d.ends_with(".*"))
+    d.remove_suffix(2);
   if (d.find('*') != std::string_view::npos)
     return bad("'*' may only be a whole first or last label");
   if (d.find('@') != std::string_view::npos) return bad("a domain, not an address");
@@ -53,9 +54,12 @@ Result<DomainPatterns> DomainPatterns::Parse(const std::vector<std::string>& pat
       continue;
     }
     std::string lower = Lower(p);
-    if (lower.starts_with("*.")) out.subdomains_.insert(lower.substr(2));
-    else if (lower.ends_with(".*")) out.prefixes_.insert(lower.substr(0, lower.size() - 2));
-    else out.exact_.insert(lower);
+    if (lower.starts_with("*."))
+      out.subdomains_.insert(lower.substr(2));
+    else if (lower.ends_with(".*"))
+      out.prefixes_.insert(lower.substr(0, lower.size() - 2));
+    else
+      out.exact_.insert(lower);
   }
   if (!problems.empty()) return Status::InvalidArgument(problems);
   return out;
@@ -86,10 +90,14 @@ std::optional<std::string> DomainPatterns::Match(std::string_view domain) const 
 
 std::string_view DomainKindName(DomainKind kind) {
   switch (kind) {
-    case DomainKind::kInternal: return "internal";
-    case DomainKind::kState: return "state";
-    case DomainKind::kPublicProvider: return "public_provider";
-    case DomainKind::kOther: return "other";
+    case DomainKind::kInternal:
+      return "internal";
+    case DomainKind::kState:
+      return "state";
+    case DomainKind::kPublicProvider:
+      return "public_provider";
+    case DomainKind::kOther:
+      return "other";
   }
   return "other";
 }
@@ -103,8 +111,7 @@ Result<MailDomains> MailDomains::Build(const std::vector<std::string>& internal,
   auto s = DomainPatterns::Parse(state);
   if (!s.ok()) return Status::InvalidArgument("domains.state: " + s.status().message());
   auto p = DomainPatterns::Parse(public_providers);
-  if (!p.ok())
-    return Status::InvalidArgument("domains.public_providers: " + p.status().message());
+  if (!p.ok()) return Status::InvalidArgument("domains.public_providers: " + p.status().message());
   out.internal_ = std::move(*i);
   out.state_ = std::move(*s);
   out.public_ = std::move(*p);

@@ -50,7 +50,8 @@ enum class DomainKind {
   kPublicProvider,  // domains.public_providers: a public mailbox provider
   kOther,           // anything else (also outside the state mail system)
 };
-std::string_view DomainKindName(DomainKind kind);  // "internal", "state", "public_provider", "other"
+std::string_view DomainKindName(
+    DomainKind kind);  // "internal", "state", "public_provider", "other"
 
 class MailDomains {
  public:

@@ -3,15 +3,20 @@
 #include <algorithm>
 
 #include "common/config.h"
+#include "common/domain_patterns.h"
 
 namespace mailwarden {
 
 std::string_view DirectionName(Direction d) {
   switch (d) {
-    case Direction::kInbound: return "inbound";
-    case Direction::kOutbound: return "outbound";
-    case Direction::kInternal: return "internal";
-    case Direction::kExternal: return "external";
+    case Direction::kInbound:
+      return "inbound";
+    case Direction::kOutbound:
+      return "outbound";
+    case Direction::kInternal:
+      return "internal";
+    case Direction::kExternal:
+      return "external";
   }
   return "external";
 }
@@ -38,7 +43,10 @@ std::string DomainOf(std::string_view address) {
 
 Result<Locality> Locality::Build(const Config& config) {
   Locality l;
-  for (const auto& d : config.internal_domains) l.internal_domains_.push_back(DomainOf("@" + d));
+  auto internal = DomainPatterns::Parse(config.internal_domains);
+  if (!internal.ok())
+    return Status::InvalidArgument("domains.internal: " + internal.status().message());
+  l.internal_domains_ = std::move(internal).value();
   auto trusted = NetworkList::Parse(config.trusted_networks);
   if (!trusted.ok()) return trusted.status();
   l.trusted_ = std::move(trusted).value();
@@ -46,12 +54,8 @@ Result<Locality> Locality::Build(const Config& config) {
 }
 
 bool Locality::IsInternalDomain(std::string_view domain) const {
-  if (domain.empty()) return false;
-  return std::any_of(internal_domains_.begin(), internal_domains_.end(), [&](const std::string& d) {
-    // A listed domain covers its subdomains: "bacgiang.gov.vn" covers "so.bacgiang.gov.vn".
-    return domain == d || (domain.size() > d.size() && domain.ends_with(d) &&
-                           domain[domain.size() - d.size() - 1] == '.');
-  });
+  // A listed domain covers its subdomains: "bacgiang.gov.vn" covers "so.bacgiang.gov.vn".
+  return internal_domains_.Match(domain).has_value();
 }
 
 Direction Locality::Classify(const ScopeInput& input) const {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/address_list.h"
+#include "common/domain_patterns.h"
 #include "common/network_list.h"
 #include "common/status.h"
 
@@ -55,7 +56,7 @@ class Locality {
   Direction Classify(const ScopeInput& input) const;
 
  private:
-  std::vector<std::string> internal_domains_;  // lower case; each covers its subdomains
+  DomainPatterns internal_domains_;  // domains.internal
   NetworkList trusted_;
 };
 

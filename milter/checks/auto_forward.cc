@@ -10,9 +10,6 @@ namespace {
 constexpr size_t kTargetsInReply = 3;
 constexpr char kForeignSenderLeaving[] = "foreign-sender-leaving";
 
-// The domain of an address or of a "@domain" forwarder.
-std::string DomainOfForwarder(std::string_view forwarder) { return DomainOf(forwarder); }
-
 // A delivery report (RFC 3464) or other multipart/report: bounces re-send parts of
 // others' mail by design.
 bool IsReport(const Message& message) {
@@ -37,8 +34,8 @@ std::string TargetList(const std::vector<std::string>& targets) {
 
 }  // namespace
 
-Result<std::unique_ptr<Check>> AutoForwardCheck::Create(const RuleSpec& rule,
-                                                        const Config& config, Side side) {
+Result<std::unique_ptr<Check>> AutoForwardCheck::Create(const RuleSpec& rule, const Config& config,
+                                                        Side side) {
   auto domains = MailDomains::Build(config);
   if (!domains.ok())
     return Status::InvalidArgument(rule.where.ToString() + ": " + domains.status().message());
@@ -76,11 +73,10 @@ std::vector<ForwardingTrace> AutoForwardCheck::CountingTraces(
   for (ForwardingTrace& t : all) {
     // A trace that names its target tells which hop it belongs to: going out, a forward
     // to a state domain (or into this organisation, an earlier hop) is none of ours.
-    if (side_ == Side::kOut && !t.target.empty() && domains_.IsState(DomainOf(t.target)))
-      continue;
+    if (side_ == Side::kOut && !t.target.empty() && domains_.IsState(DomainOf(t.target))) continue;
     if (!t.forwarder.empty()) {
       // A named forwarder says whose forwarding this is: only that side's counts.
-      std::string domain = DomainOfForwarder(t.forwarder);
+      std::string domain = DomainOf(t.forwarder);
       DomainKind kind = domains_.Classify(domain);
       if (side_ == Side::kOut) {
         if (kind != DomainKind::kInternal) continue;
@@ -154,8 +150,7 @@ Finding AutoForwardCheck::MakeForwardFinding(const std::string& forwarder,
                            {"evidence", evidence}};
   if (!forwarder.empty()) {
     detail["forwarder"] = forwarder;
-    detail["forwarder_domain_kind"] =
-        DomainKindName(domains_.Classify(DomainOfForwarder(forwarder)));
+    detail["forwarder_domain_kind"] = DomainKindName(domains_.Classify(DomainOf(forwarder)));
   }
   std::string reason;
   if (side_ == Side::kOut) {
@@ -165,8 +160,8 @@ Finding AutoForwardCheck::MakeForwardFinding(const std::string& forwarder,
              "of the state mail system";
   } else {
     reason = "mail forwarded automatically" +
-             (forwarder.empty() ? std::string(" from outside") : " from " + forwarder) +
-             " to " + TargetList(targets) +
+             (forwarder.empty() ? std::string(" from outside") : " from " + forwarder) + " to " +
+             TargetList(targets) +
              " is not accepted: automatic forwarding from mailboxes outside the state mail "
              "system is forbidden; the original sender should write to the recipient directly";
   }
@@ -206,7 +201,7 @@ Status AutoForwardCheck::Inspect(const Message& message, std::vector<Finding>* o
   } else {
     if (forwarder.empty()) forwarder = env.mail_from;
     public_other_side =
-        domains_.Classify(DomainOfForwarder(forwarder)) == DomainKind::kPublicProvider ||
+        domains_.Classify(DomainOf(forwarder)) == DomainKind::kPublicProvider ||
         std::any_of(traces.begin(), traces.end(), [](const auto& t) { return t.public_provider; });
   }
   if (!Decides(traces, public_other_side)) return Status::Ok();

@@ -71,9 +71,12 @@ bool IsRecipient(const Envelope& envelope, std::string_view address) {
 
 std::string_view TraceStrengthName(TraceStrength s) {
   switch (s) {
-    case TraceStrength::kProof: return "proof";
-    case TraceStrength::kStrong: return "strong";
-    case TraceStrength::kHint: return "hint";
+    case TraceStrength::kProof:
+      return "proof";
+    case TraceStrength::kStrong:
+      return "strong";
+    case TraceStrength::kHint:
+      return "hint";
   }
   return "hint";
 }
@@ -140,7 +143,8 @@ std::string DecodeOrcpt(std::string_view value) {
       out.push_back(c);
     }
   }
-  if (out.size() >= 2 && out.front() == '<' && out.back() == '>') out = out.substr(1, out.size() - 2);
+  if (out.size() >= 2 && out.front() == '<' && out.back() == '>')
+    out = out.substr(1, out.size() - 2);
   return Lower(out);
 }
 
@@ -243,11 +247,10 @@ std::vector<ForwardingTrace> HeaderTraces(const std::vector<HeaderField>& header
         listed.insert(listed.end(), a.begin(), a.end());
       }
     }
-    bool any_listed = std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
-                                  [&](const std::string& r) {
-                                    return std::find(listed.begin(), listed.end(), Lower(r)) !=
-                                           listed.end();
-                                  });
+    bool any_listed = std::any_of(
+        envelope.recipients.begin(), envelope.recipients.end(), [&](const std::string& r) {
+          return std::find(listed.begin(), listed.end(), Lower(r)) != listed.end();
+        });
     if (!any_listed) {
       out.push_back(Make("recipient-not-in-header", "envelope recipients",
                          envelope.recipients.front(), TraceStrength::kHint));

@@ -39,8 +39,8 @@ struct ForwardingTrace {
   std::string source;  // where: a header name, "envelope sender", "envelope recipient 2"
   std::string value;   // the header value or address, cut to 200 bytes
   TraceStrength strength = TraceStrength::kHint;
-  std::string forwarder;  // the forwarding mailbox ("a@b") or domain ("@b"), lower case; ""
-  std::string target;     // the address it was forwarded to, lower case; "" when not named
+  std::string forwarder;         // the forwarding mailbox ("a@b") or domain ("@b"), lower case; ""
+  std::string target;            // the address it was forwarded to, lower case; "" when not named
   bool public_provider = false;  // the trace itself names a public provider (Yandex, Mail.ru)
 
   nlohmann::json ToJson() const;
