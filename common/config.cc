@@ -139,6 +139,37 @@ constexpr Param kConfigParams[] = {
     {"tnef.max_total_bytes", ParamType::kSize, "64MiB", 1024, 1ll << 34,
      "bytes of all files taken out of one TNEF part"},
 
+    {"accounts.contact", ParamType::kString, "", 0, 0,
+     "whom refused senders should contact (\"helpdesk@example.org, ext. 1234\"), named in "
+     "every refusal of the account rules; empty: \"your mail administrators\""},
+    {"accounts.database", ParamType::kString, "sqlite:/var/lib/mailwarden/accounts.db", 0, 0,
+     "the account directory of the account rules: sqlite:PATH (created empty, with its "
+     "schema, when the file does not exist; its directory must)"},
+    {"accounts.default_quota", ParamType::kSize, "2GiB", 0, INT64_MAX,
+     "mailbox quota of accounts without their own (mailbox_quota rules); 0: no limit"},
+    {"accounts.login_grace", ParamType::kDuration, "30d", 0, 3650 * kDay,
+     "for an account that never logged in, added to its creation date before the "
+     "inactivity clock starts"},
+    {"accounts.on_unavailable", ParamType::kFailureMode, "tempfail", 0, 0,
+     "answer of an account rule when the directory fails or runs out of time: tempfail "
+     "(DEFER_IF_PERMIT 4.3.0), reject (550 5.3.0), accept (DUNNO, logged)"},
+    {"accounts.suspend_after_inactive", ParamType::kDuration, "90d", 0, 3650 * kDay,
+     "an account with no login for this long is suspended (account_state rules); 0: never"},
+    {"accounts.timeout_ms", ParamType::kInteger, "200", 1, 5000,
+     "milliseconds one directory lookup may take (lock waits included) before "
+     "accounts.on_unavailable applies; keep it well under Postfix's policy timeout"},
+
+    {"rate_limits.database", ParamType::kString, "sqlite:/var/lib/mailwarden/ratelimits.db", 0,
+     0,
+     "the counters of the rate_limit rules: sqlite:PATH (a file of their own, created with "
+     "its schema when missing; its directory must exist); kept across reloads and restarts"},
+    {"rate_limits.on_unavailable", ParamType::kFailureMode, "tempfail", 0, 0,
+     "answer of a rate_limit rule at MAIL/RCPT when the counters fail or run out of time: "
+     "tempfail (DEFER_IF_PERMIT 4.3.0), reject (550 5.3.0), accept (DUNNO, logged)"},
+    {"rate_limits.timeout_ms", ParamType::kInteger, "200", 1, 5000,
+     "milliseconds one counter read or update may take (lock waits included) before "
+     "rate_limits.on_unavailable applies"},
+
     {"policyd.idle_timeout", ParamType::kDuration, "300s", 1, kDay,
      "a connection with no request for this long is closed"},
     {"policyd.listen", ParamType::kSocket, "inet:127.0.0.1:10040", 0, 0,
@@ -205,6 +236,35 @@ constexpr Param kSenderBlocklistParams[] = {
      "for its subdomains"},
 };
 
+constexpr Param kAccountStateParams[] = {
+    {"suspended_recipient", ParamType::kFailureMode, "reject", 0, 0,
+     "answer for mail to a suspended mailbox: reject (550 5.2.1), tempfail (450 4.2.1) or "
+     "accept (logged only)"},
+};
+
+constexpr Param kPasswordAgeParams[] = {
+    {"max_age_admin", ParamType::kDuration, "90d", 1, 3650 * kDay,
+     "password age from which an account of role admin is reported"},
+    {"max_age_user", ParamType::kDuration, "180d", 1, 3650 * kDay,
+     "password age from which an account of role user is reported"},
+};
+
+constexpr Param kRateLimitParams[] = {
+    {"key", ParamType::kString, "sasl_username", 0, 0,
+     "whose mail is counted: sasl_username, sender or client_address; a request without it "
+     "is neither counted nor limited"},
+    {"window", ParamType::kDuration, "1h", 12, 366 * kDay,
+     "the sliding window, kept in twelve buckets: an accepted message counts for at least "
+     "this long and at most a twelfth longer"},
+    {"max_messages", ParamType::kInteger, "0", 0, INT64_MAX,
+     "accepted messages per window; 0: no limit"},
+    {"max_recipients", ParamType::kInteger, "0", 0, INT64_MAX,
+     "recipients of accepted messages per window; 0: no limit"},
+    {"max_bytes", ParamType::kSize, "0", 0, INT64_MAX,
+     "bytes of accepted messages per window (a message whose announced SIZE would exceed "
+     "it is refused too); 0: no limit"},
+};
+
 constexpr Param kAutoForwardInParams[] = {
     {"forwarders", ParamType::kString, "non_state", 0, 0,
      "whose automatic forwarding is refused: non_state (every mailbox outside domains.state "
@@ -248,6 +308,20 @@ constexpr CheckSchema kCheckSchemas[] = {
      "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
      "refuses listed envelope senders at RCPT (550 5.7.1)"},
+    {"account_state", CheckHost::kPolicyd, Action::kReject, kAccountStateParams,
+     "refuses suspended or terminated senders (550 5.7.1, saying why and whom to contact) "
+     "and terminated recipients (550 5.1.1); suspended recipients per suspended_recipient; "
+     "see accounts.*"},
+    {"mailbox_quota", CheckHost::kPolicyd, Action::kReject, {},
+     "refuses a recipient whose usage plus the announced size (RCPT) or the real size "
+     "(end of message, one recipient) exceeds the quota (552 5.2.2; tempfail: 452 4.2.2)"},
+    {"rate_limit", CheckHost::kPolicyd, Action::kTempfail, kRateLimitParams,
+     "counts accepted mail per SASL login, sender or client address (end of message) and "
+     "refuses more at MAIL/RCPT once the window reaches a limit (450 4.7.1; quarantine: "
+     "HOLD); see rate_limits.*"},
+    {"password_age", CheckHost::kPolicyd, Action::kTag, kPasswordAgeParams,
+     "reports senders whose password is too old: tag adds X-Mailwarden-Password-Age, reject "
+     "refuses (550 5.7.1) telling the user to change it"},
 };
 
 std::string Lowercase(std::string s) {

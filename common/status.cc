@@ -10,6 +10,8 @@ const char* Status::CodeName(Code code) {
       return "InvalidArgument";
     case Code::kNotFound:
       return "NotFound";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
     case Code::kIoError:
       return "IoError";
     case Code::kParseError:

@@ -21,6 +21,7 @@ class Status {
     kOk,
     kInvalidArgument,  // a caller or a config file gave a value that cannot be used
     kNotFound,
+    kAlreadyExists,  // creating something that is already there (an account, an alias)
     kIoError,        // the operating system refused (open, bind, read, ...)
     kParseError,     // input does not follow its grammar
     kLimitExceeded,  // a configured limit was hit
@@ -35,6 +36,9 @@ class Status {
     return Status(Code::kInvalidArgument, std::move(m));
   }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
+  static Status AlreadyExists(std::string m) {
+    return Status(Code::kAlreadyExists, std::move(m));
+  }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   static Status ParseError(std::string m) { return Status(Code::kParseError, std::move(m)); }
   static Status LimitExceeded(std::string m) { return Status(Code::kLimitExceeded, std::move(m)); }

@@ -4,6 +4,8 @@
 //   mailwarden-policyd [--config FILE] [--listen SPEC] --check-config
 //                                                 validate and exit (0 ok, 1 errors)
 //   mailwarden-policyd --print-defaults           every parameter with its default
+//   mailwarden-policyd [--config FILE] accounts ... | report inactive ...
+//                                                 the account directory (accounts_cli.h)
 //
 // Start-up order: load and validate everything, open the decision log and the listening
 // socket (as root if need be), drop privileges, then serve. Nothing listens when the
@@ -27,6 +29,7 @@
 #include "common/log.h"
 #include "common/snapshot.h"
 #include "common/socket_spec.h"
+#include "policyd/accounts_cli.h"
 #include "policyd/policy_rules.h"
 #include "policyd/reload.h"
 #include "policyd/server.h"
@@ -50,6 +53,7 @@ void Usage(std::ostream& out) {
   out << "usage: mailwarden-policyd [--config FILE] [--listen SPEC] [--debug]\n"
          "       mailwarden-policyd [--config FILE] [--listen SPEC] --check-config\n"
          "       mailwarden-policyd --print-defaults\n"
+         "       mailwarden-policyd [--config FILE] accounts|report ... (accounts --help)\n"
          "  --listen SPEC   inet:HOST:PORT or unix:/path, instead of policyd.listen\n"
          "  --debug         also log DUNNO answers no rule produced (one line per request)\n"
          "  default config: "
@@ -110,6 +114,18 @@ int RunDaemon(const Options& o, std::shared_ptr<const PolicyRules> rules) {
     return kExitError;
   }
   CheckDescriptorLimit(config.policyd.max_connections);
+  // The stores are opened as the daemon's own user: SQLite creates the database and its
+  // -wal and -shm files with the opener's owner, and a root-owned -shm would lock the
+  // daemon out of its own directory after the switch.
+  {
+    auto with_stores = LoadPolicyRules({o.config, o.listen, /*open_stores=*/true});
+    if (!with_stores.ok()) {
+      LogFatal(with_stores.status().message());
+      if (spec.kind == SocketSpec::Kind::kUnix) unlink(spec.path.c_str());
+      return kExitError;
+    }
+    rules = *with_stores;
+  }
 
   SnapshotHolder<const PolicyRules> rules_holder(rules);
   SnapshotHolder<DecisionLog> log_holder(std::shared_ptr<DecisionLog>(std::move(log).value()));
@@ -157,6 +173,11 @@ int RunDaemon(const Options& o, std::shared_ptr<const PolicyRules> rules) {
 int main(int argc, char** argv) {
   using namespace mailwarden;
   SetProgramName("mailwarden-policyd");
+  // The admin commands share the binary (one package, one config) but none of the daemon's
+  // start-up: no signals blocked, no socket, no log.
+  if (IsAdminCommand(argc, argv)) {
+    return RunAdminCommand(argc, argv, kDefaultConfig, std::cout, std::cerr);
+  }
   Options o;
   if (!ParseArgs(argc, argv, &o)) return kExitUsage;
   if (o.print_defaults) {
@@ -166,7 +187,10 @@ int main(int argc, char** argv) {
   // First, before any thread exists: the signals are then read through the server's
   // signalfd, never delivered asynchronously.
   BlockDaemonSignals();
-  auto rules = LoadPolicyRules({o.config, o.listen});
+  // The configuration is checked here, without opening a store: --check-config must not
+  // create the account database as root, and the daemon opens its stores once it runs as
+  // policyd.user (RunDaemon).
+  auto rules = LoadPolicyRules({o.config, o.listen, /*open_stores=*/false});
   if (!rules.ok()) {
     std::cerr << rules.status().message() << "\n";
     if (o.check_config) {

@@ -6,12 +6,18 @@
 // rule (its id and the admin's `reply`) and is cleaned to one printable line.
 #include "policyd/policy_rules.h"
 
+#include <chrono>
 #include <exception>
 #include <sstream>
 
 #include "common/address_list.h"
 #include "common/decision_log.h"
 #include "common/log.h"
+#include "policyd/checks/account_check.h"
+#include "policyd/checks/account_state.h"
+#include "policyd/checks/mailbox_quota.h"
+#include "policyd/checks/password_age.h"
+#include "policyd/checks/rate_limit.h"
 
 namespace mailwarden {
 namespace {
@@ -50,6 +56,17 @@ class SenderBlocklistCheck : public PolicyCheck {
   AddressList senders_;
 };
 
+// The checks that read the account directory.
+bool IsAccountCheck(std::string_view check) {
+  return check == "account_state" || check == "mailbox_quota" || check == "password_age";
+}
+
+int64_t SystemNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 // ---- PolicyCheck -------------------------------------------------------------------------
@@ -72,12 +89,44 @@ PolicyFinding PolicyCheck::MakeFinding(std::string enhanced_code, std::string re
 
 // ---- PolicyRules -------------------------------------------------------------------------
 
-Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
-    std::shared_ptr<const Config> config) {
+bool PolicyRules::NeedsRateCounters(const Config& config) {
+  for (const RuleSpec* rule : config.RulesFor(CheckHost::kPolicyd)) {
+    if (rule->check == "rate_limit") return true;
+  }
+  return false;
+}
+
+bool PolicyRules::NeedsAccountDirectory(const Config& config) {
+  for (const RuleSpec* rule : config.RulesFor(CheckHost::kPolicyd)) {
+    if (IsAccountCheck(rule->check)) return true;
+  }
+  return false;
+}
+
+Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(std::shared_ptr<const Config> config,
+                                                              PolicyServices services) {
   auto locality = Locality::Build(*config);
   if (!locality.ok()) return locality.status();
-  std::shared_ptr<PolicyRules> rules(
-      new PolicyRules(std::move(config), std::move(locality).value()));
+  std::shared_ptr<PolicyRules> rules(new PolicyRules(std::move(config), *locality));
+  rules->accounts_ = services.accounts;
+  std::shared_ptr<const AccountContext> account_context;
+  if (NeedsAccountDirectory(*rules->config_)) {
+    auto context = std::make_shared<AccountContext>();
+    context->directory = services.accounts;
+    context->now = services.clock ? services.clock : SystemNow;
+    context->options = AccountsOptions::FromConfig(*rules->config_);
+    context->locality = std::move(locality).value();
+    account_context = std::move(context);
+  }
+  rules->rate_counters_ = services.rate_counters;
+  std::shared_ptr<const RateLimitContext> rate_context;
+  if (NeedsRateCounters(*rules->config_)) {
+    auto context = std::make_shared<RateLimitContext>();
+    context->store = services.rate_counters;
+    context->now = services.clock ? services.clock : SystemNow;
+    context->on_unavailable = rules->config_->value("rate_limits.on_unavailable").action;
+    rate_context = std::move(context);
+  }
   std::string errors;
   // `prefix` goes before each line of `message` (e.g. the key it is about).
   auto add_error = [&](const RuleSpec& rule, const std::string& prefix,
@@ -104,6 +153,23 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
       rules->checks_.push_back(
           {std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()),
            std::move(scope).value()});
+    } else if (rule->check == "account_state") {
+      rules->checks_.push_back({std::make_unique<AccountStateCheck>(*rule, account_context),
+                                std::move(scope).value()});
+    } else if (rule->check == "mailbox_quota") {
+      rules->checks_.push_back({std::make_unique<MailboxQuotaCheck>(*rule, account_context),
+                                std::move(scope).value()});
+    } else if (rule->check == "rate_limit") {
+      auto limits = RateLimitCheck::LimitsOf(*rule);
+      if (!limits.ok()) {
+        add_error(*rule, "", limits.status().message());
+        continue;
+      }
+      rules->checks_.push_back(
+          {std::make_unique<RateLimitCheck>(*rule, *limits, rate_context), std::move(scope).value()});
+    } else if (rule->check == "password_age") {
+      rules->checks_.push_back({std::make_unique<PasswordAgeCheck>(*rule, account_context),
+                                std::move(scope).value()});
     } else {
       add_error(*rule, "", "check '" + rule->check + "' is not implemented by mailwarden-policyd");
     }
@@ -112,25 +178,34 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(
   return std::shared_ptr<const PolicyRules>(std::move(rules));
 }
 
-PolicyFinding PolicyRules::FailureFinding(std::string_view rule_id, std::string_view what) const {
+PolicyFinding FailureModeFinding(Action mode, const FailureTexts& texts) {
   PolicyFinding f;
-  f.rule_id = std::string(rule_id);
-  f.check = "on_internal_error";
-  f.action = config_->policyd.on_internal_error;
-  switch (f.action) {
+  switch (mode) {
     case Action::kReject:
+      f.action = Action::kReject;
       f.enhanced_code = "5.3.0";
-      f.reason = "policy check failed";
+      f.reason = std::string(texts.reject);
       break;
     case Action::kAccept:
-      f.reason = "policy check failed; accepted as policyd.on_internal_error says";
+      f.action = Action::kAccept;
+      f.reason = std::string(texts.accept);
       break;
     default:
       f.action = Action::kTempfail;
       f.enhanced_code = "4.3.0";
-      f.reason = "temporary failure in the policy check, try again later";
+      f.reason = std::string(texts.tempfail);
       break;
   }
+  return f;
+}
+
+PolicyFinding PolicyRules::FailureFinding(std::string_view rule_id, std::string_view what) const {
+  PolicyFinding f = FailureModeFinding(
+      config_->policyd.on_internal_error,
+      {"policy check failed", "policy check failed; accepted as policyd.on_internal_error says",
+       "temporary failure in the policy check, try again later"});
+  f.rule_id = std::string(rule_id);
+  f.check = "on_internal_error";
   f.evidence = {{"error", std::string(what)}, {"fail_open", f.action == Action::kAccept}};
   LogError("policy rule " + (rule_id.empty() ? std::string("(none)") : f.rule_id) +
            " failed: " + std::string(what) + " -> " + std::string(ActionName(f.action)));
@@ -155,16 +230,25 @@ PolicyDecision PolicyRules::Decide(std::vector<PolicyFinding> findings,
     std::string detail = f.enhanced_code.size() > 1 ? f.enhanced_code.substr(1) : ".7.1";
     return klass + detail;
   };
+  // The finding's own basic code in class `klass`: 552 -> "452" for a tempfail.
+  auto basic = [&](char klass) {
+    int detail = f.reply_code % 100;
+    return std::string(1, klass) + static_cast<char>('0' + detail / 10) +
+           static_cast<char>('0' + detail % 10);
+  };
   switch (f.action) {
     case Action::kReject:
       // A numeric reply, not REJECT: REJECT would answer $access_map_reject_code (554 by
       // default), while 550 is RFC 5321's code for a refusal by policy at RCPT.
-      d.reply = "550 " + code('5') + " " + text + " " + tail;
+      d.reply = (f.reply_code > 0 ? basic('5') : std::string("550")) + " " + code('5') + " " +
+                text + " " + tail;
       break;
     case Action::kTempfail:
       // 450 4.x.x unless a later restriction rejects for good: a message that will be
-      // refused anyway is not retried in vain.
-      d.reply = "DEFER_IF_PERMIT " + code('4') + " " + text + " " + tail;
+      // refused anyway is not retried in vain. A finding with its own code (452 4.2.2)
+      // is answered with it: DEFER_IF_PERMIT always says $access_map_defer_code.
+      d.reply = (f.reply_code > 0 ? basic('4') : std::string("DEFER_IF_PERMIT")) + " " +
+                code('4') + " " + text + " " + tail;
       break;
     case Action::kQuarantine:
       d.reply = "HOLD " + text + " " + tail;
@@ -172,7 +256,8 @@ PolicyDecision PolicyRules::Decide(std::vector<PolicyFinding> findings,
     case Action::kTag:
       // Postfix cannot prepend a header once the content is in (access(5), PREPEND).
       if (stage != "end-of-message") {
-        d.reply = std::string("PREPEND ") + kHeaderName + ": tag " + tail;
+        d.reply = f.header.empty() ? std::string("PREPEND ") + kHeaderName + ": tag " + tail
+                                   : "PREPEND " + CleanText(f.header) + " " + tail;
       }
       break;
     case Action::kAccept:
@@ -192,8 +277,10 @@ PolicyDecision PolicyRules::Evaluate(const PolicyRequest& request) const {
     in.authenticated = !request.sasl_username().empty();
     in.client_address = request.client_address();
     Direction direction = locality_.Classify(in);
+    std::vector<const PolicyCheck*> applied;
     for (const auto& [check, scope] : checks_) {
       if (!scope.Applies(in, direction)) continue;
+      applied.push_back(check.get());
       Status s;
       try {
         s = check->Evaluate(request, &findings);
@@ -202,10 +289,31 @@ PolicyDecision PolicyRules::Evaluate(const PolicyRequest& request) const {
       }
       if (!s.ok()) findings.push_back(FailureFinding(check->rule_id(), s.ToString()));
     }
-    return Decide(std::move(findings), request.Stage());
+    PolicyDecision decision = Decide(std::move(findings), request.Stage());
+    for (const PolicyCheck* check : applied) Observe(*check, request, &decision);
+    return decision;
   } catch (const std::exception& e) {
     return InternalError("", e.what());
   }
+}
+
+void PolicyRules::Observe(const PolicyCheck& check, const PolicyRequest& request,
+                          PolicyDecision* decision) {
+  Status s;
+  try {
+    s = check.Observe(request, *decision);
+  } catch (const std::exception& e) {
+    s = Status::Internal(e.what());
+  }
+  if (s.ok()) return;
+  // The answer stands; the log says what was missed.
+  LogError("policy rule " + check.rule_id() + ": " + s.ToString());
+  PolicyFinding f;
+  f.rule_id = check.rule_id();
+  f.check = check.check();
+  f.reason = "not recorded: " + s.message();
+  f.evidence = {{"error", s.ToString()}};
+  decision->findings.push_back(std::move(f));
 }
 
 PolicyDecision PolicyRules::InternalError(std::string_view rule_id, std::string_view what) const {

@@ -4,10 +4,74 @@
 
 #include "common/log.h"
 #include "common/socket_spec.h"
+#include "policyd/store/account_directory.h"
+#include "policyd/store/rate_counters.h"
 
 namespace mailwarden {
+namespace {
 
-Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& source) {
+// The account directory `config` asks for: the running one when its settings did not
+// change, else a newly opened one.
+Result<std::shared_ptr<const AccountDirectory>> AccountsFor(const Config& config,
+                                                            const PolicyRules* running) {
+  const std::string& spec = config.value("accounts.database").text;
+  int64_t timeout_ms = config.value("accounts.timeout_ms").number;
+  if (running && running->accounts() &&
+      running->config().value("accounts.database").text == spec &&
+      running->config().value("accounts.timeout_ms").number == timeout_ms) {
+    return running->accounts();
+  }
+  AccountDirectoryOptions options;
+  options.timeout_ms = timeout_ms;
+  auto opened = OpenAccountDirectory(spec, options);
+  if (!opened.ok()) {
+    const Status& s = opened.status();
+    bool named = s.message().starts_with("accounts.database");
+    std::string message =
+        config.path + ": " + (named ? "" : "accounts.database: ") + s.message();
+    return s.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(message)
+                                                      : Status::Unavailable(message);
+  }
+  LogInfo("account directory " + spec + " open");
+  return std::shared_ptr<const AccountDirectory>(std::move(opened).value());
+}
+
+// What --check-config can say about accounts.database without opening it.
+Status CheckAccountsSpec(const Config& config) {
+  const std::string& spec = config.value("accounts.database").text;
+  if (spec.starts_with("sqlite:") && spec.size() > 7) return Status::Ok();
+  return Status::InvalidArgument(config.path + ": accounts.database '" + spec +
+                                 "': unsupported; expected sqlite:/path/to/accounts.db");
+}
+
+// The rate counters `config` asks for: the running ones when rate_limits.* did not change
+// (so a reload keeps every window), else the store opened anew.
+Result<std::shared_ptr<RateCounterStore>> RateCountersFor(const Config& config,
+                                                          const PolicyRules* running) {
+  const std::string& spec = config.value("rate_limits.database").text;
+  RateCounterOptions options;
+  options.timeout_ms = config.value("rate_limits.timeout_ms").number;
+  if (running && running->rate_counters() &&
+      running->config().value("rate_limits.database").text == spec &&
+      running->config().value("rate_limits.timeout_ms").number == options.timeout_ms) {
+    return running->rate_counters();
+  }
+  auto opened = OpenRateCounterStore(spec, options);
+  if (!opened.ok()) {
+    std::string message = config.path + ": rate_limits.database: " + opened.status().message();
+    if (opened.status().code() == Status::Code::kInvalidArgument) {
+      return Status::InvalidArgument(message);
+    }
+    return Status::Unavailable(message);
+  }
+  LogInfo("rate limit store " + spec + " open");
+  return std::shared_ptr<RateCounterStore>(std::move(opened).value());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& source,
+                                                           const PolicyRules* running) {
   auto loaded = LoadConfig(source.path);
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<const Config> config = *loaded;
@@ -18,12 +82,32 @@ Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& s
     copy->policyd.listen = source.listen;
     config = std::move(copy);
   }
-  return PolicyRules::Build(std::move(config));
+  PolicyServices services;
+  if (PolicyRules::NeedsAccountDirectory(*config)) {
+    if (source.open_stores) {
+      auto accounts = AccountsFor(*config, running);
+      if (!accounts.ok()) return accounts.status();
+      services.accounts = std::move(accounts).value();
+    } else if (Status s = CheckAccountsSpec(*config); !s.ok()) {
+      return s;
+    }
+  }
+  if (PolicyRules::NeedsRateCounters(*config)) {
+    if (source.open_stores) {
+      auto counters = RateCountersFor(*config, running);
+      if (!counters.ok()) return counters.status();
+      services.rate_counters = std::move(counters).value();
+    } else if (Status s = CheckRateCounterSpec(config->value("rate_limits.database").text);
+               !s.ok()) {
+      return Status::InvalidArgument(config->path + ": " + s.message());
+    }
+  }
+  return PolicyRules::Build(std::move(config), std::move(services));
 }
 
 Status ReloadPolicyd(const ConfigSource& source, SnapshotHolder<const PolicyRules>* rules,
                      SnapshotHolder<DecisionLog>* log) {
-  auto loaded = LoadPolicyRules(source);
+  auto loaded = LoadPolicyRules(source, rules->Get().get());
   if (!loaded.ok()) {
     LogError("reload failed, the running configuration stays in force:\n" +
              loaded.status().message());

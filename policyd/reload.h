@@ -27,11 +27,25 @@ namespace mailwarden {
 struct ConfigSource {
   std::string path;    // the main file
   std::string listen;  // --listen: replaces policyd.listen when not empty
+  // Open the stores the rules need (the account directory). False for --check-config,
+  // which must not create a database file (as root, in the daemon's directory): the
+  // rules are then built without, and accounts.database is only checked for its form.
+  bool open_stores = true;
 };
 
 // Loads and validates everything the policy daemon runs with. kInvalidArgument with one
 // "file:line:column: reason" line per problem.
-Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& source);
+//
+// The account directory is opened (accounts.database, created empty when the file does
+// not exist) only when a policyd rule needs it (account_state, mailbox_quota,
+// password_age). `running`, the rules in force on a reload, lends its directory when
+// accounts.database and accounts.timeout_ms are unchanged, so a reload neither reopens
+// nor re-migrates it. A directory that cannot be opened fails the load
+// (kUnavailable/kInvalidArgument naming accounts.database): the daemon does not start,
+// and a reload keeps the rules in force. The rate counters (rate_limits.database) are
+// opened, lent and refused the same way, when a rate_limit rule needs them.
+Result<std::shared_ptr<const PolicyRules>> LoadPolicyRules(const ConfigSource& source,
+                                                           const PolicyRules* running = nullptr);
 
 // Loads `source` again and, when it is valid, installs the new rules and (if the log
 // settings changed) a new decision log. On failure nothing changes and the Status says

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Policy daemon throughput: mailwarden-policyd (account directory in SQLite, the shipped
+# account rules and a rate limit) against postfwd2 (Debian package postfwd) with an
+# equivalent rate-limit rule, both on loopback TCP, measured alternately in one run with
+# mw-policy-bench: persistent connections, RCPT requests of many different senders.
+#
+# usage: bench/run-policy-bench.sh BUILD_DIR
+#
+# mailwarden-policyd: rules/accounts.yaml (account_state, mailbox_quota, password_age) and a
+#   rate_limit rule keyed on the sender (60-second window, limits far above what one run
+#   sends, so every answer is DUNNO and the counters are read on every request), over a
+#   directory of ACCOUNTS accounts imported from CSV; every request looks up its sender
+#   and its recipient.
+# postfwd2: `action=rate(sender/1000000000/60/450 4.7.1 ...)`, its request cache off (-c 0,
+#   as each request counts), MIN_SERVERS preforked children (one per connection).
+#
+# Environment:
+#   CONCURRENCY=64      persistent connections
+#   DURATION=8          seconds per measured run
+#   ROUNDS=3            alternations (postfwd2, mailwarden)
+#   ACCOUNTS=10000      accounts in the directory; senders and recipients are drawn from them
+#   MIN_SERVERS=64      postfwd2 children
+#   MW_POLICYD_BIN=path default BUILD_DIR/policyd/mailwarden-policyd
+#   BASE_PORT=18990     first loopback port (2 are used)
+#   RESULTS=file        also append every run's JSON
+#   QUICK=1             DURATION=2 ROUNDS=1 ACCOUNTS=500: a check of the script itself
+#
+# Every process started here is bounded in time and stopped on exit.
+
+set -u -o pipefail
+# shellcheck source=bench/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
+
+[ $# -le 1 ] || set -- ""
+bench_args '2,28p' "${1:-}" mw-policy-bench
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+MW_POLICYD_BIN="${MW_POLICYD_BIN:-$BUILD/policyd/mailwarden-policyd}"
+if [ ! -x "$MW_POLICYD_BIN" ]; then
+  echo "run-policy-bench: no mailwarden-policyd at $MW_POLICYD_BIN" >&2
+  exit 2
+fi
+if ! command -v postfwd2 >/dev/null; then
+  echo "run-policy-bench: postfwd2 is missing (apt-get install postfwd)" >&2
+  exit 2
+fi
+
+CONCURRENCY="${CONCURRENCY:-64}"
+DURATION="${DURATION:-8}"
+ROUNDS="${ROUNDS:-3}"
+ACCOUNTS="${ACCOUNTS:-10000}"
+MIN_SERVERS="${MIN_SERVERS:-64}"
+BASE_PORT="${BASE_PORT:-18990}"
+RESULTS="${RESULTS:-}"
+if [ "${QUICK:-0}" = "1" ]; then
+  DURATION=2
+  ROUNDS=1
+  ACCOUNTS=500
+fi
+MILTER_MAX_RUNTIME=$((ROUNDS * 2 * (DURATION + 30) + 900))
+PORT_MW=$BASE_PORT
+PORT_PF=$((BASE_PORT + 1))
+
+WORK="$(mktemp -d /tmp/mw-policy-bench.XXXXXX)"
+chmod 0755 "$WORK"
+STARTED_PIDS=()
+# postfwd2 daemonizes into a session of its own (master, cache daemon, children): the
+# whole session is stopped, never anything of ours.
+stop_postfwd() {
+  local pid sid
+  pid=$(cat "$WORK/postfwd.pid" 2>/dev/null) || return 0
+  sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ')
+  if [ -n "$sid" ] && [ "$sid" != "$(ps -o sid= -p $$ | tr -d ' ')" ]; then
+    pkill -TERM -s "$sid" 2>/dev/null
+    sleep 1
+    pkill -KILL -s "$sid" 2>/dev/null
+  fi
+  return 0
+}
+trap 'stop_postfwd; cleanup' EXIT
+trap 'exit 130' INT TERM
+
+# wait_port PORT PID NAME: until PORT accepts connections (PID still alive).
+wait_port() {
+  local _
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null && break
+    sleep 0.1
+  done
+  echo "run-policy-bench: $3 did not start" >&2
+  cat "$WORK/$3.err" >&2 2>/dev/null
+  return 1
+}
+
+# The accounts, and the sender/recipient files the load generator draws from.
+{
+  echo "address,kind,role,state,quota,password_changed_at,last_login_at,created_at,aliases"
+  today=$(date -u +%F)
+  for i in $(seq 1 "$ACCOUNTS"); do
+    echo "user$i@bacgiang.gov.vn,personal,user,active,,$today,$today,$today,"
+  done
+} >"$WORK/accounts.csv"
+seq 1 "$ACCOUNTS" | sed 's/.*/user&@bacgiang.gov.vn/' >"$WORK/senders"
+seq 1 "$ACCOUNTS" | sort -R | sed 's/.*/user&@bacgiang.gov.vn/' >"$WORK/recipients"
+
+cat >"$WORK/rules.yaml" <<EOF2
+version: 1
+rules:
+  - id: bench-rate
+    check: rate_limit
+    key: sender
+    window: 60s
+    max_messages: 1000000000
+EOF2
+cat >"$WORK/mailwarden.yaml" <<EOF2
+version: 1
+rule_files: ["$SRC/rules/accounts.yaml", "$WORK/rules.yaml"]
+domains:
+  internal: [bacgiang.gov.vn]
+accounts:
+  database: "sqlite:$WORK/accounts.db"
+rate_limits:
+  database: "sqlite:$WORK/ratelimits.db"
+policyd:
+  listen: inet:127.0.0.1:$PORT_MW
+log:
+  output: file
+  path: $WORK/decisions.json
+EOF2
+if ! "$MW_POLICYD_BIN" --config "$WORK/mailwarden.yaml" accounts import "$WORK/accounts.csv" \
+    >"$WORK/import.out" 2>&1; then
+  echo "run-policy-bench: accounts import failed:" >&2
+  cat "$WORK/import.out" >&2
+  exit 1
+fi
+"$MW_POLICYD_BIN" --config "$WORK/mailwarden.yaml" >"$WORK/mailwarden.out" 2>"$WORK/mailwarden.err" &
+MW_PID=$!
+STARTED_PIDS+=("$MW_PID")
+watchdog "$MW_PID" "$MILTER_MAX_RUNTIME" &
+STARTED_PIDS+=("$!")
+wait_port "$PORT_MW" "$MW_PID" mailwarden || exit 1
+
+echo "id=RATE01; protocol_state==RCPT; action=rate(sender/1000000000/60/450 4.7.1 rate limit exceeded)" \
+  >"$WORK/postfwd.cf"
+postfwd2 --daemon -f "$WORK/postfwd.cf" -i 127.0.0.1 -p "$PORT_PF" -c 0 -u nobody -g nogroup \
+  --pidfile "$WORK/postfwd.pid" --min_servers "$MIN_SERVERS" --max_servers $((MIN_SERVERS + 8)) \
+  --min_spare_servers 1 --max_spare_servers "$MIN_SERVERS" >"$WORK/postfwd.out" 2>"$WORK/postfwd.err"
+wait_port "$PORT_PF" "" postfwd || exit 1
+# postfwd2 forks its children after the port is open: give them time to come up.
+sleep 3
+
+echo "policy daemons: $CONCURRENCY persistent connections, $DURATION s per run, $ROUNDS" \
+  "round(s) of postfwd2 / mailwarden; $ACCOUNTS accounts"
+echo "machine: $(nproc) cores; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-26s %9s %10s %8s %8s %8s %6s  %s\n' run requests req/s p50ms p99ms maxms errors actions
+load=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$CONCURRENCY"
+      --senders-file "$WORK/senders" --recipients-file "$WORK/recipients" --json)
+# measure LABEL DAEMON PORT
+measure() {
+  local json
+  json=$(timeout 300 "$BIN/mw-policy-bench" --socket "inet:127.0.0.1:$3" "${load[@]}" \
+    2>"$WORK/bench.err")
+  if [ -z "$json" ]; then
+    printf '%-26s (no result)\n' "$1"
+    head -5 "$WORK/bench.err"
+    return 1
+  fi
+  [ -n "$RESULTS" ] && printf '{"label":"%s","daemon":"%s",%s\n' "$1" "$2" "${json#\{}" >>"$RESULTS"
+  local lat
+  lat=$(json_obj "$json" latency_ms)
+  printf '%-26s %9s %10.1f %8.2f %8.2f %8.2f %6s  %s\n' "$1" "$(json_num "$json" requests)" \
+    "$(json_num "$json" req_per_s)" "$(json_num "$lat" p50)" "$(json_num "$lat" p99)" \
+    "$(json_num "$lat" max)" "$(error_count "$json")" "$(json_obj "$json" actions | tr -d '{}"')"
+  echo "$2 $(json_num "$json" requests) $(json_num "$json" elapsed_s) $(json_num "$lat" p99)" \
+    >>"$WORK/rows"
+}
+rc=0
+for round in $(seq 1 "$ROUNDS"); do
+  measure "postfwd2 #$round" postfwd "$PORT_PF" || rc=1
+  measure "mailwarden sqlite #$round" mailwarden "$PORT_MW" || rc=1
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "summary (req/s = all requests / summed time; p99 = worst round)"
+awk '
+  { n[$1] += $2; t[$1] += $3; if ($4 > p[$1]) p[$1] = $4 }
+  END {
+    pf = t["postfwd"] ? n["postfwd"] / t["postfwd"] : 0
+    mw = t["mailwarden"] ? n["mailwarden"] / t["mailwarden"] : 0
+    printf "postfwd2             %10.1f req/s  p99 %6.2f ms\n", pf, p["postfwd"]
+    printf "mailwarden (sqlite)  %10.1f req/s  p99 %6.2f ms\n", mw, p["mailwarden"]
+    printf "ratio %.1fx (target >= 10x: %s); p99 target < 2 ms: %s\n", pf ? mw / pf : 0,
+      (pf && mw / pf >= 10) ? "met" : "NOT met", (p["mailwarden"] < 2) ? "met" : "NOT met"
+  }' "$WORK/rows"
+exit "$rc"
