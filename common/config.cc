@@ -139,6 +139,9 @@ constexpr Param kConfigParams[] = {
     {"tnef.max_total_bytes", ParamType::kSize, "64MiB", 1024, 1ll << 34,
      "bytes of all files taken out of one TNEF part"},
 
+    {"accounts.cache_ms", ParamType::kInteger, "1000", 0, 60000,
+     "how long an answer of the account directory is reused, in milliseconds (0: never); a "
+     "change made with the accounts CLI takes effect within it"},
     {"accounts.contact", ParamType::kString, "", 0, 0,
      "whom refused senders should contact (\"helpdesk@example.org, ext. 1234\"), named in "
      "every refusal of the account rules; empty: \"your mail administrators\""},

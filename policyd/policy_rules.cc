@@ -115,6 +115,9 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(std::shared_ptr<co
     context->directory = services.accounts;
     context->now = services.clock ? services.clock : SystemNow;
     context->options = AccountsOptions::FromConfig(*rules->config_);
+    context->accounts =
+        std::make_unique<LookupCache<std::optional<Account>>>(context->options.cache_ms);
+    context->usage = std::make_unique<LookupCache<MailboxUsage>>(context->options.cache_ms);
     context->locality = std::move(locality).value();
     account_context = std::move(context);
   }

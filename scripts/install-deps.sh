@@ -12,6 +12,8 @@ packages=(
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # tests
   libgtest-dev googletest postfix swaks python3
+  # the policy benchmark's reference (bench/run-policy-bench.sh)
+  postfwd
   # a real Dovecot LMTP + Pigeonhole Sieve for the forwarding tests (tests/integration/mwdovecot.py
   # runs a private instance; the system one is stopped and disabled below when installed here)
   dovecot-core dovecot-lmtpd dovecot-sieve

@@ -44,6 +44,7 @@ AccountsOptions AccountsOptions::FromConfig(const Config& config) {
   o.state.suspend_after_inactive = config.value("accounts.suspend_after_inactive").number;
   o.state.login_grace = config.value("accounts.login_grace").number;
   o.timeout_ms = config.value("accounts.timeout_ms").number;
+  o.cache_ms = config.value("accounts.cache_ms").number;
   o.on_unavailable = config.value("accounts.on_unavailable").action;
   o.contact = config.value("accounts.contact").text;
   return o;
@@ -91,22 +92,33 @@ std::optional<Account> AccountCheck::Find(const AccountRef& ref,
     out->push_back(UnavailableFinding(may, "looking up " + ref.address));
     return std::nullopt;
   }
+  if (context_->accounts) {
+    if (auto cached = context_->accounts->Get(ref.address)) return *cached;
+  }
   auto found = context_->directory->Find(ref.address);
   NoteResult(found.status());
   if (!found.ok()) {
     out->push_back(UnavailableFinding(found.status(), "looking up " + ref.address));
     return std::nullopt;
   }
+  if (context_->accounts) context_->accounts->Put(ref.address, *found);
   return std::move(found).value();
 }
 
 std::optional<MailboxUsage> AccountCheck::UsageOf(const Account& account,
                                                   std::vector<PolicyFinding>* out) const {
+  if (context_->usage) {
+    if (auto cached = context_->usage->Get(account.address)) return *cached;
+  }
   Status may = MayAsk();
   if (may.ok()) {
     auto usage = context_->directory->Usage(account.address);
     NoteResult(usage.status());
-    if (usage.ok()) return usage->value_or(MailboxUsage{});
+    if (usage.ok()) {
+      MailboxUsage known = usage->value_or(MailboxUsage{});
+      if (context_->usage) context_->usage->Put(account.address, known);
+      return known;
+    }
     may = usage.status();
   }
   out->push_back(UnavailableFinding(may, "reading the usage of " + account.address));

@@ -40,6 +40,7 @@
 #include "common/rule_scope.h"
 #include "policyd/effective_state.h"
 #include "policyd/policy_request.h"
+#include "policyd/checks/lookup_cache.h"
 #include "policyd/checks/store_backoff.h"
 #include "policyd/policy_rules.h"
 #include "policyd/store/account_directory.h"
@@ -52,6 +53,7 @@ struct AccountsOptions {
   int64_t default_quota = int64_t{2} << 30;  // bytes, for accounts without their own
   EffectiveStateOptions state;
   int64_t timeout_ms = 200;  // budget of one directory call
+  int64_t cache_ms = 1000;   // how long an answer of the directory is reused
   Action on_unavailable = Action::kTempfail;
   std::string contact;  // appended to refusals: "contact <contact>"; "" for none
 
@@ -65,6 +67,9 @@ struct AccountContext {
   AccountsOptions options;
   Locality locality;  // domains.internal, for the envelope sender
   StoreBackoff backoff;  // after a failure, the directory is not asked for a while
+  // Recent answers (accounts.cache_ms), by looked-up address and by account address.
+  std::unique_ptr<LookupCache<std::optional<Account>>> accounts;
+  std::unique_ptr<LookupCache<MailboxUsage>> usage;
 };
 
 // An address the request speaks for, and the attribute it came from.

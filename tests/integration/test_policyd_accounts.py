@@ -47,8 +47,10 @@ class AccountRulesTest(mwlab.LabTestCase, unittest.TestCase):
         cls.db = cls.db_dir / "accounts.db"
         cls.LAB_OPTIONS = dict(
             milter=False, policyd=True, rule_files=[str(RULES_FILE)],
+            # cache_ms 0: the cases change accounts between messages and expect the next
+            # message to see the change at once (the default reuses answers for 1 s).
             policyd_config={"accounts": {"database": f"sqlite:{cls.db}", "contact": CONTACT,
-                                         "timeout_ms": 200}})
+                                         "timeout_ms": 200, "cache_ms": 0}})
         super().setUpClass()
 
     @classmethod

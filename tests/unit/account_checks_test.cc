@@ -106,7 +106,11 @@ class AccountRulesTest : public ::testing::Test {
   std::shared_ptr<const PolicyRules> Rules(const std::string& rules,
                                            const std::string& accounts = "") {
     std::string extra = std::string("domains:\n  internal: [") + kDomain + "]\n";
-    if (!accounts.empty()) extra += "accounts:\n" + accounts;
+    // The directory fake changes between requests: no reuse of answers unless a test asks.
+    extra += "accounts:\n" +
+             (accounts.find("cache_ms") == std::string::npos ? std::string("  cache_ms: 0\n")
+                                                             : std::string()) +
+             accounts;
     auto built = PolicyRules::Build(testing::ConfigWithRules(rules, extra),
                                     {.accounts = directory_, .clock = [] { return kNow; }});
     EXPECT_TRUE(built.ok()) << built.status().message();
@@ -496,6 +500,24 @@ TEST_F(AccountRulesTest, HugeAnnouncedSizeDoesNotOverflow) {
 }
 
 // ---- password_age ------------------------------------------------------------------------
+
+TEST_F(AccountRulesTest, AnswersAreReusedForCacheMsAndFailuresNever) {
+  Account a = Active("minh");
+  directory_->Put(a);
+  auto rules = Rules(kPasswordRule, "  cache_ms: 60000\n");
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")), "DUNNO");
+  // Changed in the directory: the answer of a moment ago still stands ...
+  a.password_changed_at = kNow - 400 * kDay;
+  directory_->Put(a);
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")), "DUNNO");
+  // ... and rules built anew (a reload) ask again.
+  EXPECT_NE(Reply(Rules(kPasswordRule, "  cache_ms: 60000\n"), Request(a.address, "x@example.com")),
+            "DUNNO");
+  // A failure is not kept: the next lookup after the directory recovers is answered.
+  auto fresh = Rules(kPasswordRule, "  cache_ms: 60000\n");
+  directory_->Fail(Status::Timeout("no answer"));
+  EXPECT_NE(Reply(fresh, Request("other@" + std::string(kDomain), "x@example.com")), "DUNNO");
+}
 
 TEST_F(AccountRulesTest, OldPasswordIsTaggedWithAHeader) {
   Account a = Active("quang");
