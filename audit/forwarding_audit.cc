@@ -27,6 +27,7 @@
 #include "audit/ldif.h"
 #include "audit/postfix_tables.h"
 #include "audit/sieve_scan.h"
+#include "common/ascii.h"
 #include "common/rule_scope.h"
 
 namespace mailwarden::audit {
@@ -46,11 +47,6 @@ constexpr const char* kAliases = "alias_maps";
 constexpr const char* kForwardFile = "forward_file";
 constexpr const char* kSieve = "sieve";
 constexpr const char* kLdap = "ldap";
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string LocalPart(const std::string& address) {
   size_t at = address.rfind('@');
@@ -106,7 +102,7 @@ class Report {
     bool allowed = kind == DomainKind::kInternal || kind == DomainKind::kState;
     if (allowed && !all_) return;
     std::string key = std::string(source) + '\n' + location + '\n' + mailbox.dump() + '\n' +
-                      Lower(target);
+                      AsciiLower(target);
     if (!seen_.insert(key).second) return;
     json j = {{"event", "forwarding"},
               {"source", source},
@@ -182,7 +178,7 @@ class Audit {
   int Run() {
     if (o_.postfix && !ReadPostfix()) return report_.Finish();
     if (mail_domain_.empty() && !o_.internal_domains.empty())
-      mail_domain_ = Lower(o_.internal_domains.front());
+      mail_domain_ = AsciiLower(o_.internal_domains.front());
     if (o_.homes) ListHomes();
     for (const Home& h : homes_) AuditForwardFile(h);
     AuditSieveScripts();
@@ -201,7 +197,7 @@ class Audit {
   }
 
   void Know(const std::string& address) {
-    if (!address.empty() && address.find('@') != std::string::npos) known_.insert(Lower(address));
+    if (!address.empty() && address.find('@') != std::string::npos) known_.insert(AsciiLower(address));
   }
 
   bool IsLocalDomain(const std::string& domain) const {
@@ -358,7 +354,7 @@ class Audit {
       if (parts[i].find('.') != std::string::npos &&
           domains_.Classify(parts[i]) == DomainKind::kInternal && !parts[i + 1].empty() &&
           parts[i + 1].find('.') == std::string::npos)
-        return Lower(parts[i + 1] + "@" + parts[i]);
+        return AsciiLower(parts[i + 1] + "@" + parts[i]);
     }
     return nullptr;
   }
@@ -445,7 +441,7 @@ class Audit {
       in = &file;
     }
     std::vector<std::string> attrs;
-    for (const std::string& a : o_.ldap_attributes) attrs.push_back(Lower(a));
+    for (const std::string& a : o_.ldap_attributes) attrs.push_back(AsciiLower(a));
     std::vector<std::string> problems;
     size_t n = ReadLdif(*in, [&](const LdifEntry& e) {
       std::vector<std::string> mail = e.Values("mail");
@@ -532,9 +528,9 @@ class Audit {
       domains.insert("@" + domain);
       if (IsLocalDomain(domain)) alias_keys.push_back(LocalPart(a));
     }
-    for (const std::string& d : o_.internal_domains) domains.insert("@" + Lower(d));
+    for (const std::string& d : o_.internal_domains) domains.insert("@" + AsciiLower(d));
     virtual_keys.insert(virtual_keys.end(), domains.begin(), domains.end());
-    for (const Home& h : homes_) alias_keys.push_back(Lower(h.user));
+    for (const Home& h : homes_) alias_keys.push_back(AsciiLower(h.user));
     std::sort(alias_keys.begin(), alias_keys.end());
     alias_keys.erase(std::unique(alias_keys.begin(), alias_keys.end()), alias_keys.end());
 
@@ -565,7 +561,7 @@ class Audit {
     if (table.aliases() || key.find('@') == std::string::npos) {
       mailbox = myorigin_.empty() ? key : key + "@" + myorigin_;
     }
-    std::set<std::string> visited = {Lower(mailbox), Lower(key)};
+    std::set<std::string> visited = {AsciiLower(mailbox), AsciiLower(key)};
     Expand(table, table.name(), json(mailbox), value, {}, 0, &visited);
   }
 
@@ -578,12 +574,12 @@ class Audit {
       switch (item.kind) {
         case ForwardItem::Kind::kAddress:
           report_.Forward(source, location, mailbox, item.value, via);
-          Follow(Lower(item.value), mailbox, via, depth, visited);
+          Follow(AsciiLower(item.value), mailbox, via, depth, visited);
           break;
         case ForwardItem::Kind::kLocal:
           // A bare name: in virtual_alias_maps Postfix appends @$myorigin; in aliases it
           // is a local user, maybe an alias itself.
-          Follow(Lower(table.aliases() || myorigin_.empty() ? item.value
+          Follow(AsciiLower(table.aliases() || myorigin_.empty() ? item.value
                                                             : item.value + "@" + myorigin_),
                  mailbox, via, depth, visited);
           break;

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "audit/forward_list.h"
+#include "common/ascii.h"
 
 namespace mailwarden::audit {
 namespace {
@@ -43,11 +44,6 @@ std::string FindProgram(const std::string& name) {
 std::string Message(std::string err, int exit_status) {
   while (!err.empty() && std::isspace(static_cast<unsigned char>(err.back()))) err.pop_back();
   return err.empty() ? "exit status " + std::to_string(exit_status) : err;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -204,10 +200,10 @@ Result<PostfixSettings> ReadPostfixSettings(const std::string& config_dir) {
   PostfixSettings s;
   s.alias_maps = SplitPostfixList(lines[0]);
   s.virtual_alias_maps = SplitPostfixList(lines[1]);
-  s.myorigin = Lower(std::string(lines[2]));
+  s.myorigin = AsciiLower(std::string(lines[2]));
   for (std::string& d : SplitPostfixList(lines[3]))
     if (d.find(':') == std::string::npos && d.find('/') == std::string::npos)
-      s.mydestination.push_back(Lower(std::move(d)));
+      s.mydestination.push_back(AsciiLower(std::move(d)));
   return s;
 }
 
@@ -221,7 +217,7 @@ bool PostfixTable::MaybeListable() const {
       "ldap",     "mysql",   "pgsql",  "sqlite", "proxy",  "memcache", "socketmap", "tcp",
       "regexp",   "pcre",    "cidr",   "static", "pipemap", "unionmap", "randmap", "fail",
       "environ",  "nis",     "nisplus", "netinfo", "unix", "internal"};
-  std::string type = Lower(name_.substr(0, name_.find(':')));
+  std::string type = AsciiLower(name_.substr(0, name_.find(':')));
   for (const char* t : kUnlistable)
     if (type == t) return false;
   return name_.find(':') != std::string::npos;

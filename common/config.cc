@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/address_list.h"
+#include "common/ascii.h"
 #include "common/domain_patterns.h"
 #include "common/network_list.h"
 #include "common/rule_scope.h"
@@ -327,11 +328,6 @@ constexpr CheckSchema kCheckSchemas[] = {
      "refuses (550 5.7.1) telling the user to change it"},
 };
 
-std::string Lowercase(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Collects "file:line:column: reason" lines.
 class Diagnostics {
  public:
@@ -408,7 +404,7 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
     case ParamType::kString:
       return "";
     case ParamType::kBool: {
-      std::string t = Lowercase(text);
+      std::string t = AsciiLower(text);
       if (t == "true" || t == "yes" || t == "on") {
         out->flag = true;
         return "";
@@ -863,7 +859,7 @@ Config BuildConfig(const std::map<std::string, ParamValue, std::less<>>& values)
   c.rule_files = get("rule_files").list;
   c.internal_domains = get("domains.internal").list;
   c.trusted_networks = get("trusted_networks").list;
-  for (auto& d : c.internal_domains) d = Lowercase(d);
+  for (auto& d : c.internal_domains) d = AsciiLower(d);
   c.milter.socket = get("milter.socket").text;
   c.milter.socket_owner = get("milter.socket_owner").text;
   c.milter.socket_mode = static_cast<int>(get("milter.socket_mode").number);

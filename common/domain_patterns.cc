@@ -1,5 +1,6 @@
 #include "common/domain_patterns.h"
 
+#include "common/ascii.h"
 #include "common/config.h"
 #include "common/rule_scope.h"
 
@@ -7,12 +8,6 @@ namespace mailwarden {
 namespace {
 
 constexpr size_t kMaxDomainLength = 253;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Letters, digits, '-' and '.', no empty label, not starting or ending with '.'.
 bool IsDomainName(std::string_view d) {
@@ -53,7 +48,7 @@ Result<DomainPatterns> DomainPatterns::Parse(const std::vector<std::string>& pat
       problems += (problems.empty() ? "" : "\n") + why;
       continue;
     }
-    std::string lower = Lower(p);
+    std::string lower = AsciiLower(p);
     if (lower.starts_with("*."))
       out.subdomains_.insert(lower.substr(2));
     else if (lower.ends_with(".*"))
@@ -68,7 +63,7 @@ Result<DomainPatterns> DomainPatterns::Parse(const std::vector<std::string>& pat
 std::optional<std::string> DomainPatterns::Match(std::string_view domain) const {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || domain.size() > kMaxDomainLength) return std::nullopt;
-  std::string d = Lower(domain);
+  std::string d = AsciiLower(domain);
   // Walk the parents of d: "a.b.gov.vn", "b.gov.vn", "gov.vn", "vn". The first step is d
   // itself, which a "*." pattern does not cover.
   for (size_t pos = 0; pos != std::string::npos;) {

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <limits>
 
+#include "common/ascii.h"
+
 namespace mailwarden {
 namespace {
 
@@ -11,12 +13,6 @@ struct Unit {
   std::string_view name;
   uint64_t factor;
 };
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Splits "15MiB" into 15 and "mib"; false when there are no leading digits or the number
 // overflows.
@@ -33,7 +29,7 @@ bool SplitNumber(std::string_view text, uint64_t* number, std::string* unit) {
   std::string_view rest = text.substr(i);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   *number = n;
-  *unit = Lower(rest);
+  *unit = AsciiLower(rest);
   return true;
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
+
 namespace mailwarden {
 namespace {
 
@@ -24,12 +26,6 @@ bool ContainsNoCase(std::string_view s, std::string_view needle) {
     if (strncasecmp(s.data() + i, needle.data(), needle.size()) == 0) return true;
   }
   return false;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string Trimmed(std::string_view v) {
@@ -113,7 +109,7 @@ std::vector<std::string> AddressesIn(std::string_view value, size_t max) {
     std::string_view domain = value.substr(i + 1, end - i - 1);
     while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
     if (!local.empty() && domain.find('.') != std::string_view::npos)
-      out.push_back(Lower(local) + "@" + Lower(domain));
+      out.push_back(AsciiLower(local) + "@" + AsciiLower(domain));
     i = end > i ? end - 1 : i;
   }
   return out;
@@ -145,7 +141,7 @@ std::string DecodeOrcpt(std::string_view value) {
   }
   if (out.size() >= 2 && out.front() == '<' && out.back() == '>')
     out = out.substr(1, out.size() - 2);
-  return Lower(out);
+  return AsciiLower(out);
 }
 
 std::vector<ForwardingTrace> HeaderTraces(const std::vector<HeaderField>& headers,
@@ -208,7 +204,7 @@ std::vector<ForwardingTrace> HeaderTraces(const std::vector<HeaderField>& header
       // RFC 3834 / RFC 5436: "auto-forwarded" is forwarding; "auto-generated" is a
       // machine-made message (a notice), not forwarding; "auto-replied" (vacation) is
       // neither.
-      std::string kw = Lower(Trimmed(value.substr(0, value.find(';'))));
+      std::string kw = AsciiLower(Trimmed(value.substr(0, value.find(';'))));
       if (kw == "auto-forwarded")
         out.push_back(Make("auto-submitted-forwarded", name, value, TraceStrength::kProof));
       else if (kw == "auto-generated")
@@ -249,7 +245,7 @@ std::vector<ForwardingTrace> HeaderTraces(const std::vector<HeaderField>& header
     }
     bool any_listed = std::any_of(
         envelope.recipients.begin(), envelope.recipients.end(), [&](const std::string& r) {
-          return std::find(listed.begin(), listed.end(), Lower(r)) != listed.end();
+          return std::find(listed.begin(), listed.end(), AsciiLower(r)) != listed.end();
         });
     if (!any_listed) {
       out.push_back(Make("recipient-not-in-header", "envelope recipients",
@@ -265,21 +261,21 @@ std::vector<ForwardingTrace> EnvelopeTraces(const Envelope& envelope) {
   size_t at = sender.rfind('@');
   if (at != std::string_view::npos && at > 0) {
     std::string_view local = sender.substr(0, at), domain = sender.substr(at + 1);
-    if (size_t caf = Lower(local).find("+caf_="); caf != std::string::npos) {
+    if (size_t caf = AsciiLower(local).find("+caf_="); caf != std::string::npos) {
       // Gmail and Google Workspace forwarding: "mailbox+caf_=target=target-domain@domain".
       std::string_view encoded = local.substr(caf + 6);
       ForwardingTrace t =
           Make("gmail-forward-sender", "envelope sender", sender, TraceStrength::kProof);
-      t.forwarder = Lower(local.substr(0, caf)) + "@" + Lower(domain);
+      t.forwarder = AsciiLower(local.substr(0, caf)) + "@" + AsciiLower(domain);
       if (size_t eq = encoded.rfind('='); eq != std::string_view::npos && eq > 0)
-        t.target = Lower(encoded.substr(0, eq)) + "@" + Lower(encoded.substr(eq + 1));
+        t.target = AsciiLower(encoded.substr(0, eq)) + "@" + AsciiLower(encoded.substr(eq + 1));
       out.push_back(std::move(t));
     } else if (StartsWithNoCase(local, "SRS0=") || StartsWithNoCase(local, "SRS1=") ||
                StartsWithNoCase(local, "SRS0+") || StartsWithNoCase(local, "SRS0-") ||
                StartsWithNoCase(local, "SRS1+") || StartsWithNoCase(local, "SRS1-")) {
       // Sender Rewriting Scheme: a forwarder at `domain` sent on mail of someone else.
       ForwardingTrace t = Make("srs-sender", "envelope sender", sender, TraceStrength::kProof);
-      t.forwarder = "@" + Lower(domain);
+      t.forwarder = "@" + AsciiLower(domain);
       out.push_back(std::move(t));
     }
   }
@@ -299,8 +295,8 @@ bool RecipientTrace(const Envelope& envelope, size_t index, ForwardingTrace* out
   // The MTA expanded `original` (an alias, a virtual alias, a .forward) into `now`.
   *out = Make("expanded-recipient", "envelope recipient " + std::to_string(index + 1) + " ORCPT",
               original, TraceStrength::kProof);
-  out->forwarder = Lower(original);
-  out->target = Lower(now);
+  out->forwarder = AsciiLower(original);
+  out->target = AsciiLower(now);
   return true;
 }
 

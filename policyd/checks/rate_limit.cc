@@ -8,12 +8,12 @@
 
 #include <chrono>
 
+#include "common/ascii.h"
 #include "common/log.h"
 #include "common/units.h"
 
 namespace mailwarden {
 namespace {
-
 
 std::string_view KeyName(RateLimitCheck::KeyKind kind) {
   switch (kind) {
@@ -25,14 +25,6 @@ std::string_view KeyName(RateLimitCheck::KeyKind kind) {
       break;
   }
   return "sasl_username";
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text.substr(0, RateLimitCheck::kMaxIdentity));
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 nlohmann::json UsageJson(const RateUsage& u) {
@@ -85,7 +77,7 @@ std::optional<RateLimitCheck::Counter> RateLimitCheck::CounterOf(
   }
   if (identity.empty()) return std::nullopt;
   Counter c;
-  c.identity = Lower(identity);
+  c.identity = AsciiLower(identity.substr(0, RateLimitCheck::kMaxIdentity));
   c.key = rule_id() + "|" + std::string(KeyName(limits_.key)) + "|" + c.identity;
   return c;
 }
@@ -157,16 +149,15 @@ Status RateLimitCheck::Evaluate(const PolicyRequest& request,
   if (announced > 0) evidence["announced_size"] = announced;
   // A held message is accepted: "try again" would mislead its sender.
   const char* next = action() == Action::kQuarantine ? "held for review" : "try again later";
-  PolicyFinding f = MakeFinding(
-      "4.7.1", "sending limit reached (" + what + " per " + window + "), " + next,
-      std::move(evidence));
+  PolicyFinding f =
+      MakeFinding("4.7.1", "sending limit reached (" + what + " per " + window + "), " + next,
+                  std::move(evidence));
   f.reply_code = 450;  // "450 4.7.1": an explicit code, not DEFER_IF_PERMIT's default
   out->push_back(std::move(f));
   return Status::Ok();
 }
 
-Status RateLimitCheck::Observe(const PolicyRequest& request,
-                               const PolicyDecision& decision) const {
+Status RateLimitCheck::Observe(const PolicyRequest& request, const PolicyDecision& decision) const {
   if (request.Stage() != "end-of-message" || Refuses(decision)) return Status::Ok();
   std::optional<Counter> counter = CounterOf(request);
   if (!counter) return Status::Ok();

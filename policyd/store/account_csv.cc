@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/ascii.h"
 #include "common/units.h"
 #include "policyd/store/civil_time.h"
 
@@ -54,14 +55,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // The fields of one line (RFC 4180 quoting, no line breaks). Unquoted fields are trimmed.
@@ -140,7 +133,7 @@ std::optional<std::string> EnumCell(std::string_view cell,
                                     std::optional<E> (*parse)(std::string_view),
                                     std::string_view what, std::string_view choices, E* out) {
   if (cell.empty()) return std::nullopt;
-  auto value = parse(Lower(cell));
+  auto value = parse(AsciiLower(cell));
   if (!value) {
     return std::string(what) + " '" + std::string(cell) + "' is not " + std::string(choices);
   }
@@ -184,7 +177,7 @@ std::optional<std::string> ReadCell(Column column, std::string_view cell,
       a.state_reason = std::string(cell);
       return std::nullopt;
     case Column::kQuota: {
-      if (cell.empty() || Lower(cell) == "default") return std::nullopt;
+      if (cell.empty() || AsciiLower(cell) == "default") return std::nullopt;
       int64_t bytes = 0;
       if (auto e = size("quota", &bytes)) return e;
       a.quota_bytes = bytes;
@@ -283,7 +276,7 @@ Result<std::vector<AccountDirectory::ImportRecord>> ParseAccountCsv(std::string_
     if (!header_seen) {
       header_seen = true;
       for (const std::string& name : *fields) {
-        std::string key = Lower(Trim(name));
+        std::string key = AsciiLower(Trim(name));
         const auto* known = std::find_if(kColumns.begin(), kColumns.end(),
                                          [&](const auto& c) { return c.first == key; });
         if (known == kColumns.end()) {
