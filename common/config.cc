@@ -151,6 +151,22 @@ constexpr Param kConfigParams[] = {
      "schema, when the file does not exist; its directory must)"},
     {"accounts.default_quota", ParamType::kSize, "2GiB", 0, INT64_MAX,
      "mailbox quota of accounts without their own (mailbox_quota rules); 0: no limit"},
+    {"accounts.dovecot_last_login", ParamType::kString, "", 0, 0,
+     "where Dovecot's last_login plugin records logins, read as each account's last login "
+     "(the later of it and the directory's): sqlite:PATH or postgresql://... (an SQL dict), "
+     "redis://HOST:PORT[/DB] or redis+unix:PATH; empty: the directory only"},
+    {"accounts.dovecot_last_login_key", ParamType::kString, "last-login/%u", 0, 0,
+     "with a Redis last-login dict: the key, %u the username (Dovecot's last_login_key, "
+     "after the Redis dict's own prefix)"},
+    {"accounts.dovecot_last_login_table", ParamType::kString, "last_login", 0, 0,
+     "with an SQL last-login dict: the table of columns username and last_login that the "
+     "dict's map of shared/last-login/$user writes"},
+    {"accounts.dovecot_quota", ParamType::kString, "", 0, 0,
+     "Dovecot's quota dict, read as the mailbox usage of mailbox_quota rules: sqlite:PATH or "
+     "postgresql://... (the SQL dict of quota = dict:...); empty: the usage the directory "
+     "holds (imports)"},
+    {"accounts.dovecot_quota_table", ParamType::kString, "quota", 0, 0,
+     "the table of Dovecot's quota dict: columns username, bytes and messages"},
     {"accounts.login_grace", ParamType::kDuration, "30d", 0, 3650 * kDay,
      "for an account that never logged in, added to its creation date before the "
      "inactivity clock starts"},

@@ -26,6 +26,7 @@
 #include "common/units.h"
 #include "policyd/store/account_csv.h"
 #include "policyd/store/account_directory.h"
+#include "policyd/store/dovecot_directory.h"
 #include "policyd/store/civil_time.h"
 
 namespace mailwarden {
@@ -187,9 +188,16 @@ struct Store {
   std::optional<int64_t> default_quota;  // accounts.default_quota, when the config was read
 };
 
-std::variant<Store, Failure> OpenStore(const AdminCommandEnv& env) {
+// How a command uses the store. A reading command sees what the daemon sees: with the
+// configuration's Dovecot dicts attached (accounts.dovecot_*), logins and usage included.
+// A writing one works on the directory alone, so that an account read, changed and written
+// back never takes Dovecot's values into the directory.
+enum class Access { kWrite, kRead };
+
+std::variant<Store, Failure> OpenStore(const AdminCommandEnv& env, Access access = Access::kWrite) {
   Store store;
   std::string spec = env.database;
+  std::shared_ptr<const Config> read_config;
   if (spec.empty()) {
     auto config = LoadConfig(env.config_path);
     if (!config.ok()) {
@@ -210,6 +218,7 @@ std::variant<Store, Failure> OpenStore(const AdminCommandEnv& env) {
     if (auto q = values.find("accounts.default_quota"); q != values.end()) {
       store.default_quota = q->second.number;
     }
+    if (access == Access::kRead) read_config = *config;
   }
   AccountDirectoryOptions options;
   options.timeout_ms = kAdminTimeoutMs;
@@ -217,6 +226,11 @@ std::variant<Store, Failure> OpenStore(const AdminCommandEnv& env) {
   auto directory = OpenAccountDirectory(spec, options);
   if (!directory.ok()) return Failed(directory.status().message());
   store.directory = std::move(directory).value();
+  if (read_config) {
+    auto attached = AttachDovecotDicts(std::move(store.directory), *read_config, kAdminTimeoutMs);
+    if (!attached.ok()) return Failed(attached.status().message());
+    store.directory = std::move(attached).value();
+  }
   return store;
 }
 
@@ -398,7 +412,7 @@ CommandResult ChangeState(const std::vector<std::string>& args, const Context& c
 CommandResult Show(const std::vector<std::string>& args, const Context& ctx) {
   Args a;
   if (auto f = ParseArgs(args, 2, 1, "accounts show", &a, kShowOptions)) return f;
-  auto opened = OpenStore(ctx.env);
+  auto opened = OpenStore(ctx.env, Access::kRead);
   if (auto* failure = std::get_if<Failure>(&opened)) return *failure;
   Store& store = std::get<Store>(opened);
   auto found = store.directory->Find(a.positional[0]);
@@ -451,7 +465,7 @@ CommandResult List(const std::vector<std::string>& args, const Context& ctx) {
     kind = ParseAccountKind(*v);
     if (!kind) return UsageError("--kind: '" + *v + "' is not personal, unit or shared");
   }
-  auto opened = OpenStore(ctx.env);
+  auto opened = OpenStore(ctx.env, Access::kRead);
   if (auto* failure = std::get_if<Failure>(&opened)) return *failure;
   Store& store = std::get<Store>(opened);
   auto accounts = store.directory->List();
@@ -546,7 +560,7 @@ CommandResult ReportInactive(const std::vector<std::string>& args, const Context
       a.Value("--notice") ? *a.Value("--notice") : std::string(kDefaultNotice);
   auto notice = ParseDuration(notice_text);
   if (!notice.ok()) return UsageError("--notice: " + notice.status().message());
-  auto opened = OpenStore(ctx.env);
+  auto opened = OpenStore(ctx.env, Access::kRead);
   if (auto* failure = std::get_if<Failure>(&opened)) return *failure;
   Store& store = std::get<Store>(opened);
   auto accounts = store.directory->List();

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/socket_spec.h"
 #include "policyd/store/account_directory.h"
+#include "policyd/store/dovecot_directory.h"
 #include "policyd/store/rate_counters.h"
 
 namespace mailwarden {
@@ -18,7 +19,8 @@ Result<std::shared_ptr<const AccountDirectory>> AccountsFor(const Config& config
   int64_t timeout_ms = config.value("accounts.timeout_ms").number;
   if (running && running->accounts() &&
       running->config().value("accounts.database").text == spec &&
-      running->config().value("accounts.timeout_ms").number == timeout_ms) {
+      running->config().value("accounts.timeout_ms").number == timeout_ms &&
+      !DovecotDictSettingsDiffer(running->config(), config)) {
     return running->accounts();
   }
   AccountDirectoryOptions options;
@@ -32,8 +34,15 @@ Result<std::shared_ptr<const AccountDirectory>> AccountsFor(const Config& config
     return s.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(message)
                                                       : Status::Unavailable(message);
   }
+  auto attached = AttachDovecotDicts(std::move(opened).value(), config, timeout_ms);
+  if (!attached.ok()) {
+    const Status& s = attached.status();
+    std::string message = config.path + ": " + s.message();
+    return s.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(message)
+                                                      : Status::Unavailable(message);
+  }
   LogInfo("account directory " + spec + " open");
-  return std::shared_ptr<const AccountDirectory>(std::move(opened).value());
+  return std::shared_ptr<const AccountDirectory>(std::move(attached).value());
 }
 
 // What --check-config can say about accounts.database without opening it.

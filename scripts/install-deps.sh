@@ -10,6 +10,8 @@ packages=(
   # libraries (libmilter only for the benchmark's null milter, the baseline)
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
+  # the policy daemon's cluster stores: PostgreSQL (libpq) and Redis (hiredis)
+  libpq-dev libhiredis-dev
   # tests
   libgtest-dev googletest postfix swaks python3
   # the policy benchmark's reference (bench/run-policy-bench.sh)
@@ -17,6 +19,12 @@ packages=(
   # a real Dovecot LMTP + Pigeonhole Sieve for the forwarding tests (tests/integration/mwdovecot.py
   # runs a private instance; the system one is stopped and disabled below when installed here)
   dovecot-core dovecot-lmtpd dovecot-sieve
+  # ... and with its quota and last-login dicts in SQLite and PostgreSQL (the account
+  # directory reads them, tests/integration/test_policyd_dovecot.py)
+  dovecot-imapd dovecot-sqlite dovecot-pgsql
+  # PostgreSQL and Redis servers: the tests start private instances of their own
+  # (tests/integration/mwpostgres.py, mwredis.py); the system ones are stopped and disabled below
+  postgresql redis-server
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
   zip p7zip-full clamav-testfiles
   # virus signatures made at test time (sigtool), and a real clamd for the clamd mode
@@ -57,14 +65,22 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian's dovecot-core postinst enables and starts a system Dovecot (imap/pop3 on all
 # interfaces) where the init system lets it.  The tests never use it: stop and disable it,
 # but only when this run installed it (a host's own Dovecot is left alone).
-for p in "${missing[@]}"; do
-  if [ "$p" = dovecot-core ]; then
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-      $SUDO systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
-    else
-      $SUDO service dovecot stop >/dev/null 2>&1 || true
-      $SUDO update-rc.d dovecot disable >/dev/null 2>&1 || true
-    fi
-    echo "install-deps: stopped and disabled the system dovecot (the tests run their own)"
+# The same holds for PostgreSQL's "main" cluster and Redis.
+stop_system_service() {
+  local unit=$1
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+    [ "$unit" != dovecot ] || $SUDO systemctl disable --now dovecot.socket >/dev/null 2>&1 || true
+  else
+    $SUDO service "$unit" stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d "$unit" disable >/dev/null 2>&1 || true
   fi
+  echo "install-deps: stopped and disabled the system $unit (the tests run their own)"
+}
+for p in "${missing[@]}"; do
+  case "$p" in
+    dovecot-core) stop_system_service dovecot ;;
+    postgresql) stop_system_service postgresql ;;
+    redis-server) stop_system_service redis-server ;;
+  esac
 done

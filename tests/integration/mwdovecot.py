@@ -214,6 +214,10 @@ class Dovecot:
     redirect_envelope_from: Pigeonhole's sieve_redirect_envelope_from (sender, recipient,
     orig_recipient, user_email, postmaster, "<addr>"); user_email: sieve_user_email.
     sendmail_conf: the Postfix config directory sendmail gets with -C (None: host default).
+    imap: also an IMAP listener on a loopback port (self.imap_port; users log in with the
+    password "x"), for what happens at login (the last_login plugin).
+    mail_plugins / imap_plugins: plugins for every protocol / for IMAP only (e.g. "quota",
+    "last_login"); extra_config: text appended to dovecot.conf (dict {...} sections).
     """
 
     def __init__(self, root: Path, *, domain: str, users: Mapping[str, str | None],
@@ -221,7 +225,8 @@ class Dovecot:
                  redirect_envelope_from: str = "sender", user_email: str | None = None,
                  extra_plugin_settings: Mapping[str, str] | None = None,
                  user_settings: Mapping[str, Mapping[str, str]] | None = None,
-                 pidfile: Path | None = None, debug: bool = True):
+                 pidfile: Path | None = None, debug: bool = True, imap: bool = False,
+                 mail_plugins: str = "", imap_plugins: str = "", extra_config: str = ""):
         self.root = Path(root) / "dovecot"
         self.domain = domain
         self.users = dict(users)
@@ -233,6 +238,10 @@ class Dovecot:
         self.user_settings = {u: dict(v) for u, v in (user_settings or {}).items()}
         self.pidfile = pidfile
         self.debug = debug
+        self.imap_port = mwlab.free_port() if imap else None
+        self.mail_plugins = mail_plugins
+        self.imap_plugins = imap_plugins
+        self.extra_config = extra_config
         self.conf = self.root / "dovecot.conf"
         self.base_dir = self.root / "run"
         self.log = self.root / "dovecot.log"
@@ -267,12 +276,29 @@ class Dovecot:
             plugin["sieve_user_email"] = self.user_email
         plugin.update(self.extra_plugin_settings)
         plugin_lines = "".join(f"  {k} = {v}\n" for k, v in plugin.items())
+        imap = ""
+        if self.imap_port:
+            imap = f"""\
+disable_plaintext_auth = no
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+protocol imap {{
+  mail_plugins = $mail_plugins {self.imap_plugins}
+}}
+"""
         return f"""\
 # Written by tests/integration/mwdovecot.py — a private, loopback-only LMTP instance.
 instance_name = {self.instance_name}
 base_dir = {self.base_dir}
 state_dir = {self.root / "state"}
-protocols = lmtp
+protocols = lmtp{" imap" if self.imap_port else ""}
 listen = 127.0.0.1
 ssl = no
 log_path = {self.log}
@@ -289,6 +315,7 @@ postmaster_address = postmaster@{self.domain}
 hostname = mx.{self.domain}
 sendmail_path = {sendmail}
 lmtp_save_to_detail_mailbox = no
+mail_plugins = $mail_plugins {self.mail_plugins}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.root / "users"}
@@ -316,7 +343,7 @@ protocol lmtp {{
 }}
 plugin {{
 {plugin_lines}}}
-"""
+{imap}{self.extra_config}"""
 
     def write_users(self) -> None:
         lines = []
@@ -372,8 +399,9 @@ plugin {{
                                          stderr=self.root / "dovecot.stderr",
                                          pidfile=self.pidfile)
         try:
-            mwlab.wait_until(lambda: mwlab.tcp_accepts("127.0.0.1", self.lmtp_port)
-                             or not self.proc.running, 15, what="dovecot lmtp to listen")
+            mwlab.wait_until(lambda: (mwlab.tcp_accepts("127.0.0.1", self.lmtp_port) and (
+                not self.imap_port or mwlab.tcp_accepts("127.0.0.1", self.imap_port)))
+                or not self.proc.running, 15, what="dovecot to listen")
         except TimeoutError:
             self.proc.kill()
             raise mwlab.LabError(f"dovecot did not listen:\n{self.diagnostics()}") from None

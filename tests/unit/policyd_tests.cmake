@@ -18,3 +18,7 @@ target_link_libraries(account_store_test PRIVATE mw_policyd PkgConfig::SQLITE3)
 # Sender rate limits: the counter store on a real SQLite file, and the rate_limit rule.
 mw_unit_test(rate_limit_test ${CMAKE_CURRENT_LIST_DIR}/rate_limit_test.cc)
 target_link_libraries(rate_limit_test PRIVATE mw_policyd PkgConfig::SQLITE3)
+
+# Dovecot's quota and last-login dicts on a real SQLite file, merged into the directory.
+mw_unit_test(dovecot_dicts_test ${CMAKE_CURRENT_LIST_DIR}/dovecot_dicts_test.cc)
+target_link_libraries(dovecot_dicts_test PRIVATE mw_policyd PkgConfig::SQLITE3)
