@@ -3,12 +3,12 @@
 
 Started by scripts/demo.sh (which checks the prerequisites).  Everything runs from one run
 directory (default /tmp/mailwarden-demo): mailwarden.yaml (the shape of conf/mailwarden.yaml,
-rules from the repository's rules/default.yaml and rules/antivirus.yaml plus a demo
+rules from the repository's rules/ (default, antivirus, forwarding, accounts) plus a demo
 blocklist), demo virus signatures (EICAR and ClamAV's clam.exe test file: the real ones come
 from freshclam, which needs the internet), the decision log, the
 Postfix instance (config, queue, maillog) and the smtp-sink next hop that "delivers" mail.
 Prints commands to paste into another terminal, then waits; Ctrl-C stops all of it (the run
-directory stays, for reading the logs).  --check runs the same three scenarios itself and
+directory stays, for reading the logs).  --check runs the same scenarios itself and
 exits 0 if each got the expected answer.
 
 The machinery is tests/integration/mwlab.py, the integration-test harness.
@@ -44,6 +44,12 @@ FORWARDING_TARGET = "alice.home@gmail.com"
 GMAIL_FORWARDER = f"bob+caf_=alice={INTERNAL}@gmail.com"
 GMAIL_HEADERS = [("X-Forwarded-To", f"alice@{INTERNAL}"),
                  ("X-Forwarded-For", f"bob@gmail.com alice@{INTERNAL}")]
+# Account rules (REGULATIONS.md A1-A5), answered by mailwarden-policyd from its SQLite
+# directory: a suspended account and a full mailbox, imported at start (demo_accounts()).
+SUSPENDED = f"chi.tran@{INTERNAL}"
+SUSPENSION_REASON = "password leaked, call the helpdesk"
+FULL_MAILBOX = f"dung.le@{INTERNAL}"
+CONTACT = f"helpdesk@{INTERNAL}"
 # Real executables inside containers, from Debian's clamav-testfiles.
 CLAM_EXE = "/usr/share/clamav-testfiles/clam.exe"
 CLAM_ZIP = "/usr/share/clamav-testfiles/clam.zip"
@@ -82,15 +88,30 @@ def make_lab(args) -> mwlab.Lab:
     return mwlab.Lab(
         milter=True, policyd=True, postfix=True, single_config=True,
         rule_files=[str(REPO / "rules" / "default.yaml"), str(REPO / "rules" / "antivirus.yaml"),
-                    str(REPO / "rules" / "forwarding.yaml"), "rules.yaml"], rules=DEMO_RULES,
+                    str(REPO / "rules" / "forwarding.yaml"), str(REPO / "rules" / "accounts.yaml"),
+                    "rules.yaml"], rules=DEMO_RULES,
         egress=True,
         config={"domains": {"internal": [INTERNAL], "state": ["gov.vn"],
                             "public_providers": str(REPO / "rules" / "public-providers.yaml")},
                 "milter": {"shutdown_timeout": "5s"},
-                "antivirus": {"database": str(signatures)}},
+                "antivirus": {"database": str(signatures)},
+                "accounts": {"database": f"sqlite:{args.run_dir / 'accounts.db'}",
+                             "contact": CONTACT}},
         smtpd_port=pick_port(args.smtpd_port), sink_port=pick_port(args.sink_port),
         milter_port=pick_port(args.milter_port), policyd_port=pick_port(args.policyd_port),
         root=args.run_dir, name="demo")
+
+
+def demo_accounts(lab: mwlab.Lab) -> None:
+    """Imports the demo's accounts with the real admin command (docs/accounts.md)."""
+    csv = lab.dir / "accounts.csv"
+    csv.write_text(
+        "address,state,state_reason,quota,usage_bytes,last_login_at\n"
+        f"{SUSPENDED},suspended,\"{SUSPENSION_REASON}\",,,{time.strftime('%Y-%m-%d')}\n"
+        f"{FULL_MAILBOX},active,,1MiB,1100000,{time.strftime('%Y-%m-%d')}\n")
+    r = lab.policyd.run_tool("accounts", "import", str(csv))
+    if r.returncode != 0:
+        raise mwlab.LabError(f"accounts import {csv}:\n{r.stdout}{r.stderr}")
 
 
 def write_big_file(path: Path) -> None:
@@ -132,6 +153,11 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
          "the egress listener refuses the forwarded copy (550 5.7.1, rule auto-forward-out, "
          "in the Postfix log) and Postfix bounces it to the sender",
          f"swaks {server} --from {RCPT} --to {FORWARDING_ALIAS}"),
+        (f"a suspended account sending -> 550 5.7.1 at RCPT TO, with the reason and {CONTACT}",
+         f"swaks {server} --from {SUSPENDED} --to {RCPT}"),
+        ("a recipient whose mailbox is full (1 MiB quota, 1,100,000 bytes used) -> 552 5.2.2 "
+         "mailbox full",
+         f"swaks {server} --from {RCPT} --to {FULL_MAILBOX}"),
     ]
 
 
@@ -150,9 +176,11 @@ def banner(lab: mwlab.Lab, big: Path) -> str:
         f"{lab.milter.egress_spec}  (conf/postfix-egress.cf)",
         f"  configuration               {lab.milter_config_path}",
         f"  rules                       {REPO / 'rules' / 'default.yaml'}, antivirus.yaml, "
-        f"forwarding.yaml + {lab.rules_path}",
+        f"forwarding.yaml, accounts.yaml + {lab.rules_path}",
         f"  virus signatures (demo)     {lab.dir / 'signatures'}",
         f"  decision log                {lab.milter_log_path}",
+        f"  account directory           {lab.dir / 'accounts.db'}  (mailwarden-policyd "
+        f"--config {lab.milter_config_path} accounts list)",
         f"  Postfix log                 {lab.postfix.maillog}",
         "",
         "Paste into another terminal:",
@@ -220,6 +248,14 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
                    refused is not None,
                    mwlab.field_of(refused, "mailwarden.reply", "no egress refusal")
                    if refused else r))
+    r = lab.send(SUSPENDED, RCPT)
+    checks.append(("suspended sender refused 550 5.7.1 (account-state)",
+                   r.stage == "rcpt" and r.reply and (r.reply.code, r.reply.enhanced)
+                   == (550, "5.7.1") and SUSPENSION_REASON in r.reply.text, r))
+    r = lab.send(RCPT, FULL_MAILBOX)
+    checks.append(("full mailbox refused 552 5.2.2 (mailbox-quota)",
+                   r.stage == "rcpt" and r.reply and (r.reply.code, r.reply.enhanced)
+                   == (552, "5.2.2"), r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
@@ -254,6 +290,7 @@ def main() -> int:
               flush=True)
         lab.start()
         lab.postfix.set_virtual_aliases({FORWARDING_ALIAS: FORWARDING_TARGET})
+        demo_accounts(lab)
         big = lab.dir / "big-attachment.bin"
         write_big_file(big)
         (lab.dir / "eicar.txt").write_bytes(EICAR)
