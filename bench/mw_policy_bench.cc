@@ -5,20 +5,52 @@
 // the server answers "action=..." (possibly with further attributes) and an
 // empty line, and keeps the connection open for the next request. Postfix
 // keeps one persistent connection per smtpd process and sends one request
-// at a time on it; here each of --concurrency threads does the same.
+// at a time on it; here --concurrency connections do the same, each with at
+// most one request in flight, driven by --threads threads (default 1), each
+// running an epoll loop over its share of non-blocking connections. One
+// thread per connection would put dozens of client threads on the cores the
+// server under test needs, and measure the scheduler as much as the server.
 //
-// Latency of a request runs from the first byte written to the empty line
-// that ends the reply. Connection setup is not included (it happens once per
+// Closed loop (default): a connection sends its next request as soon as the
+// answer to the previous one arrived. Latency runs from the first byte
+// written to the empty line that ends the reply.
+//
+// Open loop (--rate R): requests are scheduled at R per second in all, evenly
+// spaced, whatever the answers do; a scheduled request goes out on a free
+// connection, waiting for one if all are busy. Its latency runs from its
+// scheduled time, so time spent waiting behind a slow answer counts (no
+// coordinated omission), and p99 can be read at a given load. A request that
+// could not even be sent within --timeout of its schedule counts as a timeout.
+//
+// Connection setup is not included in any latency (it happens once per
 // connection and is reported separately).
 //
 // Exit status: 0 all requests answered without error; 1 any error
 // (connect, timeout, I/O, protocol) or nothing completed; 2 usage error.
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,7 +67,11 @@ constexpr char kUsage[] =
     "usage: mw-policy-bench [options]\n"
     "  --socket SPEC          inet:HOST:PORT | inet:PORT@HOST | unix:/path\n"
     "                         (default inet:127.0.0.1:10040)\n"
-    "  --concurrency N        persistent connections (default 32)\n"
+    "  --concurrency N        persistent connections, one request in flight on\n"
+    "                         each (default 32)\n"
+    "  --threads N            client threads driving them (default 1)\n"
+    "  --rate R               open loop: R requests/s in all, latency from each\n"
+    "                         request's scheduled time (default: closed loop)\n"
     "  --requests N           requests to send (default 10000)\n"
     "  --duration SECONDS     run for a time instead of a request count\n"
     "  --warmup N             unmeasured requests first (default 0)\n"
@@ -70,6 +106,8 @@ struct Config : LoadOptions {
   std::string protocol_state = "RCPT";
   std::string sasl_username;
   uint64_t size = 4096;
+  int threads = 1;  // --threads, <= concurrency
+  double rate = 0;  // --rate, requests/s; 0: closed loop
 };
 
 struct Stats : LoadStats {
@@ -156,83 +194,478 @@ void RecordError(const char* kind, const std::string& text, Phase* phase, Stats*
   stats->RecordError(kind, std::string(kind) + ": " + text, phase);
 }
 
-const char* KindOf(IoStatus st) { return st == IoStatus::kTimeout ? "timeout" : "io"; }
-
-void RunWorker(int id, const Config& config, Phase* phase, Stats* stats) {
-  Connection conn;
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.timeout_s * 1000));
-  uint64_t index = 0;
-  std::string line;
-  while (phase->Claim(&index)) {
-    if (!conn.is_open()) {
-      std::string error;
-      ++stats->connections;
-      // Like Postfix's policy client, leave Nagle on: each request is
-      // written with one send() and then the client waits for the reply.
-      if (!conn.Open(config.spec, timeout, /*tcp_nodelay=*/false, config.allow_remote, &error)) {
-        RecordError("connect", error, phase, stats);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        continue;
-      }
-    }
-    conn.Append(BuildRequest(config, id, index));
-    const Clock::time_point start = Clock::now();
-    IoStatus st = conn.Flush(start + timeout);
-    if (st != IoStatus::kOk) {
-      RecordError(KindOf(st), std::string("write: ") + IoStatusName(st) + " " + conn.last_error(),
-                  phase, stats);
-      conn.Close();
-      continue;
-    }
-    std::string action;
-    bool have_action = false;
-    bool done = false;
-    const char* fail_kind = nullptr;
-    std::string fail_text;
-    for (int n = 0; n < kMaxReplyLines; ++n) {
-      st = conn.ReadLine(&line, kMaxReplyLine, Clock::now() + timeout);
-      if (st != IoStatus::kOk) {
-        fail_kind = st == IoStatus::kError && conn.last_error() == "line too long" ? "protocol"
-                                                                                   : KindOf(st);
-        fail_text = std::string("read: ") + IoStatusName(st) + " " + conn.last_error();
-        break;
-      }
-      if (line.empty()) {
-        done = true;
-        break;
-      }
-      if (line.starts_with("action=") && !have_action) {
-        action = ActionWord(std::string_view(line).substr(7));
-        have_action = true;
-      } else if (line.find('=') == std::string::npos) {
-        fail_kind = "protocol";
-        fail_text = "reply line without '=': " + line.substr(0, 80);
-        break;
-      }
-    }
-    if (fail_kind == nullptr && !done) {
-      fail_kind = "protocol";
-      fail_text = "reply longer than " + std::to_string(kMaxReplyLines) + " lines";
-    }
-    if (fail_kind == nullptr && !have_action) {
-      fail_kind = "protocol";
-      fail_text = "reply without action=";
-    }
-    if (fail_kind != nullptr) {
-      RecordError(fail_kind, fail_text, phase, stats);
-      conn.Close();
-      continue;
-    }
-    stats->latency.Record(Clock::now() - start);
-    ++stats->completed;
-    ++stats->actions[action];
-  }
+std::string ErrnoText(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
 }
 
+bool IsLoopback(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+// Connects one candidate address within `deadline`; returns a non-blocking fd or -1 with
+// *error set.
+int ConnectOne(int family, const sockaddr* sa, socklen_t len, Clock::time_point deadline,
+               std::string* error) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = ErrnoText("socket", errno);
+    return -1;
+  }
+  if (family != AF_UNIX) {
+    // Like Postfix's policy client, leave Nagle on: each request is written with one
+    // send() and then the client waits for the reply.
+    int flag = 0;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof(flag));
+  }
+  if (::connect(fd, sa, len) == 0) return fd;
+  if (errno != EINPROGRESS && errno != EAGAIN) {
+    *error = ErrnoText("connect", errno);
+    ::close(fd);
+    return -1;
+  }
+  pollfd p{fd, POLLOUT, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, MillisUntil(deadline));
+  } while (ready < 0 && errno == EINTR);
+  int so_error = 0;
+  socklen_t so_len = sizeof(so_error);
+  if (ready > 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len);
+  if (ready <= 0 || so_error != 0) {
+    *error = ready == 0 ? std::string("connect: timed out")
+                        : ErrnoText("connect", ready < 0 ? errno : so_error);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A non-blocking connection to the server, or -1 with *error set. Unless --allow-remote,
+// inet destinations must be loopback addresses.
+int Connect(const Config& config, std::string* error) {
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(config.timeout_s * 1000));
+  const SocketSpec& spec = config.spec;
+  if (spec.kind == SocketSpec::Kind::kUnix) {
+    sockaddr_un sun{};
+    if (spec.path.empty() || spec.path.size() >= sizeof(sun.sun_path)) {
+      *error = "unix socket path empty or too long: " + spec.path;
+      return -1;
+    }
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, spec.path.data(), spec.path.size());
+    return ConnectOne(AF_UNIX, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun), deadline,
+                      error);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  std::string port = std::to_string(spec.port);
+  int rc = ::getaddrinfo(spec.host.c_str(), port.c_str(), &hints, &result);
+  if (rc != 0) {
+    *error = "resolve " + spec.host + ": " + ::gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  *error = "no usable address for " + spec.host;
+  for (addrinfo* ai = result; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    if (!config.allow_remote && !IsLoopback(ai->ai_addr)) {
+      *error = spec.host + " is not a loopback address (pass --allow-remote to permit)";
+      continue;
+    }
+    fd = ConnectOne(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, error);
+  }
+  ::freeaddrinfo(result);
+  return fd;
+}
+
+// One connection of a driver thread, with at most one request in flight.
+struct Conn {
+  int id = 0;   // across all threads; varies the requests like an smtpd pid
+  int fd = -1;  // -1: not connected
+  bool busy = false;
+  std::string out;  // the request, from out_pos on
+  size_t out_pos = 0;
+  std::string in;              // reply bytes not yet parsed
+  Clock::time_point start;     // latency origin: send time, or scheduled time (--rate)
+  Clock::time_point deadline;  // --timeout after the send
+  std::string action;
+  bool have_action = false;
+  int lines = 0;
+  uint32_t events = 0;  // registered with epoll
+};
+
+// Drives `conns` on one thread with epoll until the phase is over and every request in
+// flight has been answered or has timed out.
+class Driver {
+ public:
+  Driver(const Config& config, int thread, std::vector<int> ids, Phase* phase, Stats* stats)
+      : config_(config), thread_(thread), phase_(phase), stats_(stats) {
+    timeout_ = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(config.timeout_s));
+    for (int id : ids) {
+      auto c = std::make_unique<Conn>();
+      c->id = id;
+      conns_.push_back(std::move(c));
+    }
+  }
+  ~Driver() {
+    for (auto& c : conns_) Drop(*c);
+    if (timer_fd_ >= 0) ::close(timer_fd_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  }
+
+  void Run() {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+      RecordError("io", ErrnoText("epoll_create1", errno), phase_, stats_);
+      return;
+    }
+    open_loop_ = config_.rate > 0;
+    // epoll_wait() counts in milliseconds; an open loop sending every few microseconds
+    // needs its wake-ups on time, or the client's own lateness would count as latency.
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer_fd_ >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u32 = kTimerTag;
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
+    }
+    if (open_loop_) {
+      // Each thread schedules its share, offset so that the threads interleave.
+      interval_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(config_.threads / config_.rate));
+      next_send_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(thread_ / config_.rate));
+    }
+    for (auto& c : conns_) {
+      if (!Open(*c)) continue;
+      if (!open_loop_) StartNext(*c);
+    }
+    std::vector<epoll_event> events(conns_.size() + 1);
+    Clock::time_point next_sweep = Clock::now() + kSweepInterval;
+    while (!Finished()) {
+      Clock::time_point wake = next_sweep;
+      if (open_loop_ && scheduling_) wake = std::min(wake, next_send_);
+      int wait_ms = MillisUntil(wake);
+      if (timer_fd_ >= 0 && wait_ms > 0) {
+        // steady_clock is CLOCK_MONOTONIC on Linux.
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wake.time_since_epoch());
+        itimerspec spec{};
+        spec.it_value.tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+        spec.it_value.tv_nsec = static_cast<long>(ns.count() % 1000000000);
+        if (::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) == 0) ++wait_ms;
+      }
+      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), wait_ms);
+      if (n < 0 && errno != EINTR) {
+        RecordError("io", ErrnoText("epoll_wait", errno), phase_, stats_);
+        return;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.u32 == kTimerTag) {
+          uint64_t expirations = 0;
+          ssize_t r = ::read(timer_fd_, &expirations, sizeof(expirations));
+          (void)r;
+          continue;
+        }
+        Conn& c = *conns_[events[i].data.u32];
+        if (c.fd < 0) continue;
+        if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+          if (!Write(c)) continue;
+        }
+        if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) Read(c);
+      }
+      Clock::time_point now = Clock::now();
+      if (open_loop_) Schedule(now);
+      if (now >= next_sweep) {
+        Sweep(now);
+        next_sweep = now + kSweepInterval;
+      }
+    }
+  }
+
+ private:
+  static constexpr auto kSweepInterval = std::chrono::milliseconds(50);
+  static constexpr uint32_t kTimerTag = UINT32_MAX;
+  // Scheduled requests waiting for a free connection, per thread: past this the server
+  // is hopelessly behind the offered rate, and further requests count as timeouts at once.
+  static constexpr size_t kMaxBacklog = 100000;
+  // Requests claimed per Schedule() call, so catching up never starves the sockets.
+  static constexpr int kMaxClaimsPerRound = 1024;
+
+  bool Finished() const {
+    if (open_loop_ && (scheduling_ || !backlog_.empty())) return false;
+    for (const auto& c : conns_) {
+      if (c->busy) return false;
+      // Closed loop: connections lost to errors reconnect in Sweep() while the phase runs.
+      if (!open_loop_ && c->fd < 0 && !phase_over_) return false;
+    }
+    return true;
+  }
+
+  bool Open(Conn& c) {
+    std::string error;
+    ++stats_->connections;
+    c.fd = Connect(config_, &error);
+    if (c.fd < 0) {
+      RecordError("connect", error, phase_, stats_);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = IndexOf(c);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+      RecordError("io", ErrnoText("epoll_ctl", errno), phase_, stats_);
+      Drop(c);
+      return false;
+    }
+    c.events = EPOLLIN;
+    return true;
+  }
+
+  uint32_t IndexOf(const Conn& c) const {
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      if (conns_[i].get() == &c) return static_cast<uint32_t>(i);
+    }
+    return 0;
+  }
+
+  void Drop(Conn& c) {
+    if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
+    c.fd = -1;
+    c.busy = false;
+    c.in.clear();
+    c.out.clear();
+    c.out_pos = 0;
+  }
+
+  void Fail(Conn& c, const char* kind, const std::string& text) {
+    RecordError(kind, text, phase_, stats_);
+    Drop(c);
+  }
+
+  // Closed loop: claims the next request for `c` and sends it.
+  void StartNext(Conn& c) {
+    uint64_t index = 0;
+    if (!phase_->Claim(&index)) {
+      phase_over_ = true;
+      return;
+    }
+    Send(c, index, Clock::now());
+  }
+
+  // Open loop: claims the requests whose time has come, and hands waiting ones to free
+  // connections.
+  void Schedule(Clock::time_point now) {
+    for (int claims = 0; scheduling_ && next_send_ <= now && claims < kMaxClaimsPerRound;
+         ++claims) {
+      uint64_t index = 0;
+      if (!phase_->Claim(&index)) {
+        scheduling_ = false;
+        phase_over_ = true;
+        break;
+      }
+      if (backlog_.size() >= kMaxBacklog) {
+        RecordError("timeout",
+                    "not sent: more than " + std::to_string(kMaxBacklog) +
+                        " requests waiting for a free connection",
+                    phase_, stats_);
+      } else {
+        backlog_.push_back({index, next_send_});
+      }
+      next_send_ += interval_;
+    }
+    for (auto& c : conns_) {
+      if (backlog_.empty()) break;
+      if (c->fd < 0 || c->busy) continue;
+      Pending p = backlog_.front();
+      backlog_.pop_front();
+      Send(*c, p.index, p.scheduled);
+    }
+  }
+
+  void Send(Conn& c, uint64_t index, Clock::time_point origin) {
+    c.out = BuildRequest(config_, c.id, index);
+    c.out_pos = 0;
+    c.in.clear();
+    c.have_action = false;
+    c.lines = 0;
+    c.busy = true;
+    c.start = open_loop_ ? origin : Clock::now();
+    c.deadline = Clock::now() + timeout_;
+    Write(c);
+  }
+
+  // Sends what the socket takes; false when the connection failed.
+  bool Write(Conn& c) {
+    while (c.out_pos < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_pos += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      Fail(c, "io", "write: " + std::string(n < 0 ? std::strerror(errno) : "closed"));
+      return false;
+    }
+    uint32_t want = EPOLLIN;
+    if (c.out_pos < c.out.size()) want |= EPOLLOUT;
+    if (want != c.events) {
+      epoll_event ev{};
+      ev.events = want;
+      ev.data.u32 = IndexOf(c);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+      c.events = want;
+    }
+    return true;
+  }
+
+  void Read(Conn& c) {
+    char buf[8192];
+    for (;;) {
+      ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+      if (n > 0) {
+        if (!c.busy) {
+          Fail(c, "protocol", "data from the server without a request");
+          return;
+        }
+        c.in.append(buf, static_cast<size_t>(n));
+        if (!Parse(c)) return;
+        if (static_cast<size_t>(n) < sizeof(buf)) return;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      Fail(c, "io", "read: " + std::string(n == 0 ? "eof" : std::strerror(errno)));
+      return;
+    }
+  }
+
+  // Consumes complete reply lines; false when the connection failed.
+  bool Parse(Conn& c) {
+    size_t pos = 0;
+    for (;;) {
+      size_t nl = c.in.find('\n', pos);
+      if (nl == std::string::npos) break;
+      std::string_view line(c.in.data() + pos, nl - pos);
+      pos = nl + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.size() > kMaxReplyLine) {
+        Fail(c, "protocol", "read: error line too long");
+        return false;
+      }
+      if (line.empty()) {
+        if (!c.have_action) {
+          Fail(c, "protocol", "reply without action=");
+          return false;
+        }
+        stats_->latency.Record(Clock::now() - c.start);
+        ++stats_->completed;
+        ++stats_->actions[c.action];
+        c.busy = false;
+        if (pos != c.in.size()) {
+          Fail(c, "protocol", "data from the server after the reply");
+          return false;
+        }
+        c.in.clear();
+        if (!open_loop_) {
+          StartNext(c);
+        } else {
+          Schedule(Clock::now());
+        }
+        return c.fd >= 0;
+      }
+      if (++c.lines > kMaxReplyLines) {
+        Fail(c, "protocol", "reply longer than " + std::to_string(kMaxReplyLines) + " lines");
+        return false;
+      }
+      if (line.starts_with("action=") && !c.have_action) {
+        c.action = ActionWord(line.substr(7));
+        c.have_action = true;
+      } else if (line.find('=') == std::string_view::npos) {
+        Fail(c, "protocol", "reply line without '=': " + std::string(line.substr(0, 80)));
+        return false;
+      }
+    }
+    c.in.erase(0, pos);
+    if (c.in.size() > kMaxReplyLine) {
+      Fail(c, "protocol", "read: error line too long");
+      return false;
+    }
+    return true;
+  }
+
+  // Times out requests past their deadline (and, open loop, waiting ones past their
+  // schedule), and reconnects lost connections while the phase runs.
+  void Sweep(Clock::time_point now) {
+    for (auto& c : conns_) {
+      if (c->busy && now >= c->deadline) Fail(*c, "timeout", "read: timeout ");
+    }
+    while (!backlog_.empty() && now - backlog_.front().scheduled >= timeout_) {
+      RecordError("timeout", "not sent: every connection busy until the timeout", phase_, stats_);
+      backlog_.pop_front();
+    }
+    if (phase_over_) return;
+    for (auto& c : conns_) {
+      if (c->fd >= 0) continue;
+      if (open_loop_) {
+        Open(*c);
+        continue;
+      }
+      // Like the requests it would carry, a reconnection is claimed from the phase
+      // first, so failing ones end with the phase's error budget.
+      uint64_t index = 0;
+      if (!phase_->Claim(&index)) {
+        phase_over_ = true;
+        return;
+      }
+      if (Open(*c)) Send(*c, index, Clock::now());
+    }
+  }
+
+  struct Pending {
+    uint64_t index;
+    Clock::time_point scheduled;
+  };
+
+  const Config& config_;
+  const int thread_;
+  Phase* phase_;
+  Stats* stats_;
+  Clock::duration timeout_{};
+  std::vector<std::unique_ptr<Conn>> conns_;
+  int epoll_fd_ = -1;
+  int timer_fd_ = -1;
+  bool phase_over_ = false;
+  bool open_loop_ = false;
+  bool scheduling_ = true;
+  Clock::duration interval_{};
+  Clock::time_point next_send_;
+  std::deque<Pending> backlog_;
+};
+
 Stats RunPolicyPhase(const Config& config, uint64_t limit, double duration_s, double* elapsed_s) {
+  // Connections are dealt out round-robin: thread t drives t, t + threads, ...
   return RunPhase<Stats>(
-      config.concurrency, limit, duration_s, config.max_errors,
-      [&](int id, Phase* phase, Stats* stats) { RunWorker(id, config, phase, stats); }, elapsed_s);
+      config.threads, limit, duration_s, config.max_errors,
+      [&](int thread, Phase* phase, Stats* stats) {
+        std::vector<int> ids;
+        for (int id = thread; id < config.concurrency; id += config.threads) ids.push_back(id);
+        Driver(config, thread, std::move(ids), phase, stats).Run();
+      },
+      elapsed_s);
 }
 
 bool ReadListFile(const std::string& path, std::vector<std::string>* out, std::string* error) {
@@ -267,6 +700,8 @@ void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t war
     o["tool"] = kTool;
     o["socket"] = config.spec.ToString();
     o["concurrency"] = config.concurrency;
+    o["threads"] = config.threads;
+    o["rate"] = Decimal3(config.rate);
     o["protocol_state"] = config.protocol_state;
     o["warmup"] = warmup_done;
     o["requests"] = s.completed;
@@ -280,8 +715,11 @@ void Report(const Config& config, const Stats& s, double elapsed_s, uint64_t war
     PrintJson(o);
     return;
   }
-  std::printf("mw-policy-bench: %s concurrency=%d state=%s\n", config.spec.ToString().c_str(),
-              config.concurrency, config.protocol_state.c_str());
+  std::printf("mw-policy-bench: %s concurrency=%d state=%s threads=%d",
+              config.spec.ToString().c_str(), config.concurrency, config.protocol_state.c_str(),
+              config.threads);
+  if (config.rate > 0) std::printf(" rate=%.1f/s (open loop)", config.rate);
+  std::printf("\n");
   std::printf(
       "  requests     %llu completed, %llu failed, %llu connections"
       " (warmup %llu)\n",
@@ -314,6 +752,19 @@ int Main(int argc, char** argv) {
         return Usage("--requests needs 1..1000000000");
       }
       have_requests = true;
+    } else if (arg == "--threads") {
+      uint64_t n = 0;
+      if (!args.Uint(1, 64, &n)) return Usage("--threads needs 1..64");
+      config.threads = static_cast<int>(n);
+    } else if (arg == "--rate") {
+      if (!args.Value(&v)) return Usage("--rate needs requests per second");
+      char* end = nullptr;
+      errno = 0;
+      double rate = std::strtod(v.c_str(), &end);
+      if (errno != 0 || end == v.c_str() || *end != '\0' || !(rate > 0) || rate > 1e7) {
+        return Usage("--rate needs requests per second in (0, 10000000]");
+      }
+      config.rate = rate;
     } else if (arg == "--sender") {
       if (!args.Value(&v)) return Usage("--sender needs an address");
       config.senders.push_back(v);
@@ -341,6 +792,9 @@ int Main(int argc, char** argv) {
   Result<SocketSpec> spec = ParseBenchSocket(config.socket_text);
   if (!spec.ok()) return Usage(spec.status().message().c_str());
   config.spec = std::move(spec).value();
+  if (config.threads > config.concurrency) {
+    return Usage("--threads must not exceed --concurrency");
+  }
   if (config.duration_s > 0 && have_requests) {
     return Usage("give --requests or --duration, not both");
   }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Policy daemon throughput: mailwarden-policyd (account directory in SQLite, the shipped
-# account rules and a rate limit) against postfwd2 (Debian package postfwd) with an
-# equivalent rate-limit rule, both on loopback TCP, measured alternately in one run with
-# mw-policy-bench: persistent connections, RCPT requests of many different senders.
+# Policy daemon throughput: mailwarden-policyd (the shipped account rules and a rate limit)
+# against postfwd2 (Debian package postfwd) with an equivalent rate-limit rule, all on
+# loopback TCP, measured alternately in one run with mw-policy-bench: persistent
+# connections, RCPT requests of many different senders. mailwarden-policyd runs twice: with
+# the embedded stores (directory and counters in SQLite) and in cluster form (directory in
+# PostgreSQL, counters in Redis: private servers started here, on the same machine).
 #
 # usage: bench/run-policy-bench.sh BUILD_DIR
 #
@@ -20,8 +22,14 @@
 #   ROUNDS=3            alternations (postfwd2, mailwarden)
 #   ACCOUNTS=10000      accounts in the directory; senders and recipients are drawn from them
 #   MIN_SERVERS=64      postfwd2 children
+#   WORKERS=            policyd.workers for mailwarden-policyd (default: the daemon's, 4;
+#                       0 evaluates every request on the event loop)
+#   BACKENDS="sqlite cluster"  which mailwarden-policyd set-ups to measure (cluster needs
+#                       PostgreSQL 15 and redis-server: scripts/install-deps.sh)
+#   CLIENT_THREADS=1    mw-policy-bench --threads (threads driving the connections)
+#   RATE=               mw-policy-bench --rate: open loop at RATE req/s (default closed loop)
 #   MW_POLICYD_BIN=path default BUILD_DIR/policyd/mailwarden-policyd
-#   BASE_PORT=18990     first loopback port (2 are used)
+#   BASE_PORT=18990     first loopback port (3 are used)
 #   RESULTS=file        also append every run's JSON
 #   QUICK=1             DURATION=2 ROUNDS=1 ACCOUNTS=500: a check of the script itself
 #
@@ -32,7 +40,7 @@ set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh" || exit 2
 
 [ $# -le 1 ] || set -- ""
-bench_args '2,28p' "${1:-}" mw-policy-bench
+bench_args '2,32p' "${1:-}" mw-policy-bench
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 MW_POLICYD_BIN="${MW_POLICYD_BIN:-$BUILD/policyd/mailwarden-policyd}"
 if [ ! -x "$MW_POLICYD_BIN" ]; then
@@ -49,6 +57,9 @@ DURATION="${DURATION:-8}"
 ROUNDS="${ROUNDS:-3}"
 ACCOUNTS="${ACCOUNTS:-10000}"
 MIN_SERVERS="${MIN_SERVERS:-64}"
+WORKERS="${WORKERS:-}"
+CLIENT_THREADS="${CLIENT_THREADS:-1}"
+RATE="${RATE:-}"
 BASE_PORT="${BASE_PORT:-18990}"
 RESULTS="${RESULTS:-}"
 if [ "${QUICK:-0}" = "1" ]; then
@@ -57,8 +68,10 @@ if [ "${QUICK:-0}" = "1" ]; then
   ACCOUNTS=500
 fi
 MILTER_MAX_RUNTIME=$((ROUNDS * 2 * (DURATION + 30) + 900))
+BACKENDS="${BACKENDS:-sqlite cluster}"
 PORT_MW=$BASE_PORT
 PORT_PF=$((BASE_PORT + 1))
+PORT_CL=$((BASE_PORT + 2))
 
 WORK="$(mktemp -d /tmp/mw-policy-bench.XXXXXX)"
 chmod 0755 "$WORK"
@@ -76,7 +89,13 @@ stop_postfwd() {
   fi
   return 0
 }
-trap 'stop_postfwd; cleanup' EXIT
+# The cluster's private PostgreSQL and Redis (tests/integration/mwpostgres.py, mwredis.py).
+stop_cluster_servers() {
+  [ -d "$WORK/postgres" ] && python3 "$SRC/tests/integration/mwpostgres.py" stop "$WORK/postgres"
+  [ -d "$WORK/redis" ] && python3 "$SRC/tests/integration/mwredis.py" stop "$WORK/redis"
+  return 0
+}
+trap 'stop_postfwd; stop_cluster_servers; cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # wait_port PORT PID NAME: until PORT accepts connections (PID still alive).
@@ -112,33 +131,51 @@ rules:
     window: 60s
     max_messages: 1000000000
 EOF2
-cat >"$WORK/mailwarden.yaml" <<EOF2
+# start_policyd NAME PORT ACCOUNTS_DB RATE_DB: a mailwarden-policyd with those stores, its
+# directory filled from accounts.csv.
+start_policyd() {
+  cat >"$WORK/$1.yaml" <<EOF2
 version: 1
 rule_files: ["$SRC/rules/accounts.yaml", "$WORK/rules.yaml"]
 domains:
   internal: [bacgiang.gov.vn]
 accounts:
-  database: "sqlite:$WORK/accounts.db"
+  database: "$3"
 rate_limits:
-  database: "sqlite:$WORK/ratelimits.db"
+  database: "$4"
 policyd:
-  listen: inet:127.0.0.1:$PORT_MW
+  listen: inet:127.0.0.1:$2
+${WORKERS:+  workers: $WORKERS}
 log:
   output: file
-  path: $WORK/decisions.json
+  path: $WORK/$1-decisions.json
 EOF2
-if ! "$MW_POLICYD_BIN" --config "$WORK/mailwarden.yaml" accounts import "$WORK/accounts.csv" \
-    >"$WORK/import.out" 2>&1; then
-  echo "run-policy-bench: accounts import failed:" >&2
-  cat "$WORK/import.out" >&2
-  exit 1
+  if ! "$MW_POLICYD_BIN" --config "$WORK/$1.yaml" accounts import "$WORK/accounts.csv" \
+      >"$WORK/$1-import.out" 2>&1; then
+    echo "run-policy-bench: accounts import ($1) failed:" >&2
+    cat "$WORK/$1-import.out" >&2
+    return 1
+  fi
+  "$MW_POLICYD_BIN" --config "$WORK/$1.yaml" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  watchdog "$pid" "$MILTER_MAX_RUNTIME" &
+  STARTED_PIDS+=("$!")
+  wait_port "$2" "$pid" "$1"
+}
+MEASURED=()
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+  start_policyd mailwarden "$PORT_MW" "sqlite:$WORK/accounts.db" "sqlite:$WORK/ratelimits.db" \
+    || exit 1
+  MEASURED+=("sqlite:$PORT_MW")
 fi
-"$MW_POLICYD_BIN" --config "$WORK/mailwarden.yaml" >"$WORK/mailwarden.out" 2>"$WORK/mailwarden.err" &
-MW_PID=$!
-STARTED_PIDS+=("$MW_PID")
-watchdog "$MW_PID" "$MILTER_MAX_RUNTIME" &
-STARTED_PIDS+=("$!")
-wait_port "$PORT_MW" "$MW_PID" mailwarden || exit 1
+if [[ " $BACKENDS " == *" cluster "* ]]; then
+  python3 "$SRC/tests/integration/mwpostgres.py" start "$WORK/postgres" >/dev/null || exit 1
+  python3 "$SRC/tests/integration/mwredis.py" start "$WORK/redis" >/dev/null || exit 1
+  start_policyd cluster "$PORT_CL" "$(cat "$WORK/postgres/dsn")" "$(cat "$WORK/redis/url")" \
+    || exit 1
+  MEASURED+=("cluster:$PORT_CL")
+fi
 
 echo "id=RATE01; protocol_state==RCPT; action=rate(sender/1000000000/60/450 4.7.1 rate limit exceeded)" \
   >"$WORK/postfwd.cf"
@@ -150,11 +187,14 @@ wait_port "$PORT_PF" "" postfwd || exit 1
 sleep 3
 
 echo "policy daemons: $CONCURRENCY persistent connections, $DURATION s per run, $ROUNDS" \
-  "round(s) of postfwd2 / mailwarden; $ACCOUNTS accounts"
+  "round(s) of postfwd2 / mailwarden; $ACCOUNTS accounts; policyd.workers ${WORKERS:-default};" \
+  "client threads $CLIENT_THREADS; ${RATE:+open loop at $RATE req/s}${RATE:-closed loop}"
 echo "machine: $(nproc) cores; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-26s %9s %10s %8s %8s %8s %6s  %s\n' run requests req/s p50ms p99ms maxms errors actions
-load=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$CONCURRENCY"
-      --senders-file "$WORK/senders" --recipients-file "$WORK/recipients" --json)
+load=(--concurrency "$CONCURRENCY" --threads "$CLIENT_THREADS" --duration "$DURATION"
+      --warmup "$CONCURRENCY" --senders-file "$WORK/senders" --recipients-file "$WORK/recipients"
+      --json)
+[ -n "$RATE" ] && load+=(--rate "$RATE")
 # measure LABEL DAEMON PORT
 measure() {
   local json
@@ -177,7 +217,9 @@ measure() {
 rc=0
 for round in $(seq 1 "$ROUNDS"); do
   measure "postfwd2 #$round" postfwd "$PORT_PF" || rc=1
-  measure "mailwarden sqlite #$round" mailwarden "$PORT_MW" || rc=1
+  for m in "${MEASURED[@]}"; do
+    measure "mailwarden ${m%%:*} #$round" "${m%%:*}" "${m#*:}" || rc=1
+  done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -186,10 +228,16 @@ awk '
   { n[$1] += $2; t[$1] += $3; if ($4 > p[$1]) p[$1] = $4 }
   END {
     pf = t["postfwd"] ? n["postfwd"] / t["postfwd"] : 0
-    mw = t["mailwarden"] ? n["mailwarden"] / t["mailwarden"] : 0
-    printf "postfwd2             %10.1f req/s  p99 %6.2f ms\n", pf, p["postfwd"]
-    printf "mailwarden (sqlite)  %10.1f req/s  p99 %6.2f ms\n", mw, p["mailwarden"]
-    printf "ratio %.1fx (target >= 10x: %s); p99 target < 2 ms: %s\n", pf ? mw / pf : 0,
-      (pf && mw / pf >= 10) ? "met" : "NOT met", (p["mailwarden"] < 2) ? "met" : "NOT met"
+    printf "postfwd2                       %10.1f req/s  p99 %6.2f ms\n", pf, p["postfwd"]
+    split("sqlite cluster", names, " ")
+    for (i = 1; i <= 2; i++) {
+      b = names[i]
+      if (!t[b]) continue
+      mw = n[b] / t[b]
+      printf "mailwarden %-19s %10.1f req/s  p99 %6.2f ms  (%.1fx postfwd2: %s)\n",
+        (b == "sqlite" ? "(sqlite)" : "(postgresql+redis)"), mw, p[b], pf ? mw / pf : 0,
+        (pf && mw / pf >= 10) ? "met" : "NOT met"
+    }
+    if (t["sqlite"]) printf "p99 target < 2 ms with SQLite: %s\n", (p["sqlite"] < 2) ? "met" : "NOT met"
   }' "$WORK/rows"
 exit "$rc"

@@ -148,7 +148,8 @@ constexpr Param kConfigParams[] = {
      "every refusal of the account rules; empty: \"your mail administrators\""},
     {"accounts.database", ParamType::kString, "sqlite:/var/lib/mailwarden/accounts.db", 0, 0,
      "the account directory of the account rules: sqlite:PATH (created empty, with its "
-     "schema, when the file does not exist; its directory must)"},
+     "schema, when the file does not exist; its directory must) or postgresql://USER@HOST/DB "
+     "(several MTAs sharing one directory; the schema is created in that database)"},
     {"accounts.default_quota", ParamType::kSize, "2GiB", 0, INT64_MAX,
      "mailbox quota of accounts without their own (mailbox_quota rules); 0: no limit"},
     {"accounts.dovecot_last_login", ParamType::kString, "", 0, 0,
@@ -182,7 +183,9 @@ constexpr Param kConfigParams[] = {
     {"rate_limits.database", ParamType::kString, "sqlite:/var/lib/mailwarden/ratelimits.db", 0,
      0,
      "the counters of the rate_limit rules: sqlite:PATH (a file of their own, created with "
-     "its schema when missing; its directory must exist); kept across reloads and restarts"},
+     "its schema when missing; its directory must exist), or redis://[:PASSWORD@]HOST:PORT[/DB] "
+     "or redis+unix:PATH[?db=N] (one limit shared by several MTAs); kept across reloads and "
+     "restarts"},
     {"rate_limits.on_unavailable", ParamType::kFailureMode, "tempfail", 0, 0,
      "answer of a rate_limit rule at MAIL/RCPT when the counters fail or run out of time: "
      "tempfail (DEFER_IF_PERMIT 4.3.0), reject (550 5.3.0), accept (DUNNO, logged)"},
@@ -210,6 +213,10 @@ constexpr Param kConfigParams[] = {
      "owner of a unix socket, \"user\" or \"user:group\"; empty keeps the daemon's"},
     {"policyd.user", ParamType::kString, "", 0, 0,
      "user to switch to after opening the socket; empty keeps the current user"},
+    {"policyd.workers", ParamType::kInteger, "4", 0, 256,
+     "threads evaluating the requests whose rules call a store (SQLite, PostgreSQL, Redis), "
+     "so a slow store call holds one of them, not every connection; 0: all on the event "
+     "loop; takes effect at start"},
 
     {"log.include_subject", ParamType::kBool, "false", 0, 0,
      "put the Subject in the decision log (off: metadata only)"},

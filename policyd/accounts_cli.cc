@@ -55,7 +55,8 @@ constexpr const char* kUsage =
     "       mailwarden-policyd [--config FILE] [--database SPEC] report inactive\n"
     "              [--over PERIOD (6mo)] [--notice DURATION (15d)] [--json]\n"
     "  DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or now; PERIOD: 6mo, 1y, 180d\n"
-    "  SPEC: sqlite:/path/to/accounts.db (default: accounts.database of the configuration)\n"
+    "  SPEC: sqlite:/path/to/accounts.db or postgresql://USER@HOST/DB (default:\n"
+    "        accounts.database of the configuration)\n"
     "  exit status: 0 done, 1 failed, 2 usage error (docs/accounts.md)\n";
 
 using Json = nlohmann::ordered_json;

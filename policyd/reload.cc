@@ -41,7 +41,7 @@ Result<std::shared_ptr<const AccountDirectory>> AccountsFor(const Config& config
     return s.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(message)
                                                       : Status::Unavailable(message);
   }
-  LogInfo("account directory " + spec + " open");
+  LogInfo("account directory " + AccountDirectorySpecForLog(spec) + " open");
   return std::shared_ptr<const AccountDirectory>(std::move(attached).value());
 }
 
@@ -49,8 +49,13 @@ Result<std::shared_ptr<const AccountDirectory>> AccountsFor(const Config& config
 Status CheckAccountsSpec(const Config& config) {
   const std::string& spec = config.value("accounts.database").text;
   if (spec.starts_with("sqlite:") && spec.size() > 7) return Status::Ok();
-  return Status::InvalidArgument(config.path + ": accounts.database '" + spec +
-                                 "': unsupported; expected sqlite:/path/to/accounts.db");
+  // A PostgreSQL URI is checked by libpq when the daemon connects; here only its form.
+  for (std::string_view prefix : {"postgresql://", "postgres://"}) {
+    if (spec.starts_with(prefix)) return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      config.path + ": accounts.database '" + spec +
+      "': unsupported; expected sqlite:/path/to/accounts.db or postgresql://user@host/db");
 }
 
 // The rate counters `config` asks for: the running ones when rate_limits.* did not change
@@ -73,7 +78,7 @@ Result<std::shared_ptr<RateCounterStore>> RateCountersFor(const Config& config,
     }
     return Status::Unavailable(message);
   }
-  LogInfo("rate limit store " + spec + " open");
+  LogInfo("rate limit store " + RateCounterSpecForLog(spec) + " open");
   return std::shared_ptr<RateCounterStore>(std::move(opened).value());
 }
 

@@ -7,6 +7,9 @@
 // pauses, kMaxAcceptsPerEvent. Bad input is logged (escaped) and closes that connection
 // without an answer, as SMTPD_POLICY_README asks ("in case of trouble ... log a warning
 // and disconnect"); Postfix then retries or applies smtpd_policy_service_default_action.
+// Requests evaluated in the pool are tracked by connection id, never by pointer: a
+// connection may close (client gone, idle, stop) while its request is in a worker, and
+// its answer is then dropped when it comes back.
 #include "policyd/server.h"
 
 #include <arpa/inet.h>
@@ -24,6 +27,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <deque>
 #include <exception>
 
 #include "common/daemon.h"
@@ -62,6 +66,8 @@ struct PolicyServer::Connection {
         last_activity(now) {}
 
   size_t pending() const { return out.size() - out_pos; }
+  // Requests received and not yet answered.
+  bool busy() const { return evaluating || !waiting.empty(); }
   std::string Name() const {
     return "connection #" + std::to_string(id - kFirstConnectionId + 1) + " (" + peer + ")";
   }
@@ -72,6 +78,9 @@ struct PolicyServer::Connection {
   PolicyRequestParser parser;
   std::string out;  // answers not yet sent, from out_pos on
   size_t out_pos = 0;
+  std::deque<PolicyRequest> waiting;  // complete requests not yet evaluated, in order
+  bool evaluating = false;            // a request of this connection is in the pool
+  bool closing = false;               // bad input came: answer what came before it, then close
   uint64_t requests = 0;
   Clock::time_point last_activity;  // accepted, or last complete request
   std::list<Connection*>::iterator activity_pos;
@@ -116,10 +125,18 @@ Result<std::unique_ptr<PolicyServer>> PolicyServer::Create(UniqueFd listen_fd, H
   if (!server->wake_fd_.valid()) return Status::IoError("eventfd: " + Errno(errno));
   if (Status s = add(server->wake_fd_.get(), kWakeTag); !s.ok()) return s;
   server->spare_fd_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int64_t workers = server->hooks_.rules->Get()->config().value("policyd.workers").number;
+  if (workers > 0) {
+    auto pool = WorkerPool::Create(static_cast<int>(workers));
+    if (!pool.ok()) return pool.status();
+    server->pool_ = std::move(pool).value();
+  }
   return server;
 }
 
 void PolicyServer::Stop() {
+  // Lock-free atomics are async-signal-safe.
+  stop_requested_.store(true, std::memory_order_relaxed);
   uint64_t one = 1;
   // Async-signal-safe; a full counter (impossible in practice) still leaves it readable.
   ssize_t n = write(wake_fd_.get(), &one, sizeof(one));
@@ -184,7 +201,7 @@ Status PolicyServer::Run() {
   }
   uint64_t busy = 0;
   for (const auto& [id, conn] : connections_) {
-    if (!conn->parser.idle() || conn->pending() > 0) ++busy;
+    if (!conn->parser.idle() || conn->pending() > 0 || conn->busy()) ++busy;
   }
   if (busy > 0) {
     LogWarn("closing " + Plural(busy, "connection") +
@@ -192,6 +209,12 @@ Status PolicyServer::Run() {
             "Postfix applies its smtpd_policy_service_default_action");
   }
   while (!connections_.empty()) Close(*connections_.begin()->second);
+  // Evaluations still running use their own snapshots; their answers have nowhere to go.
+  if (pool_) pool_->Shutdown();
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_.clear();
+  }
   LogRefused(true);
   rules_.reset();
   log_.reset();
@@ -301,7 +324,28 @@ void PolicyServer::OnSignal() {
 void PolicyServer::OnWake() {
   uint64_t count = 0;
   ssize_t n = read(wake_fd_.get(), &count, sizeof(count));
-  if (n == static_cast<ssize_t>(sizeof(count)) && count > 0) BeginStop();
+  (void)n;
+  if (stop_requested_.exchange(false, std::memory_order_relaxed)) BeginStop();
+  TakeDone();
+}
+
+void PolicyServer::TakeDone() {
+  std::vector<Done> done;
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done.swap(done_);
+  }
+  for (Done& d : done) {
+    // The connection may have closed while its request was in a worker.
+    auto it = connections_.find(d.connection_id);
+    if (it == connections_.end()) continue;
+    Connection& conn = *it->second;
+    conn.evaluating = false;
+    if (!Deliver(conn, std::move(d.outcome))) continue;
+    if (!Dispatch(conn)) continue;
+    if (!Flush(conn)) continue;
+    FinishIfDone(conn);
+  }
 }
 
 void PolicyServer::BeginStop() {
@@ -349,6 +393,12 @@ void PolicyServer::ExpireIdle() {
   while (!by_activity_.empty()) {
     Connection& conn = *by_activity_.front();
     if (conn.last_activity + timeout > now_) break;
+    if (conn.busy()) {
+      // Waiting for its answer is not idleness.
+      conn.last_activity = now_;
+      by_activity_.splice(by_activity_.end(), by_activity_, conn.activity_pos);
+      continue;
+    }
     counters_.idle_closed.fetch_add(1, std::memory_order_relaxed);
     if (conn.parser.idle()) {
       // Routine: an smtpd that had nothing to ask. Summed up below.
@@ -381,7 +431,9 @@ bool PolicyServer::OnReadable(Connection& conn) {
   if (n == 0) {
     // Postfix closes idle policy connections itself (smtpd_policy_service_max_idle): only
     // a close in the middle of a request is worth a line.
-    if (!conn.parser.idle()) {
+    if (conn.busy()) {
+      LogWarn(conn.Name() + ": client closed the connection before its answer was ready");
+    } else if (!conn.parser.idle()) {
       LogWarn(conn.Name() + ": client closed the connection in the middle of a request");
     }
     Close(conn);
@@ -395,51 +447,130 @@ bool PolicyServer::OnReadable(Connection& conn) {
       counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
       LogWarn(conn.Name() + ": " + used.status().message() + "; closing without an answer after " +
               Plural(conn.requests, "request"));
-      if (Flush(conn)) Close(conn);  // answers to earlier requests go out first
-      return false;
+      return CloseAfterAnswers(conn);
     }
     data.remove_prefix(*used);
     if (conn.parser.has_request()) {
-      if (!HandleRequest(conn, conn.parser.TakeRequest())) return false;
+      PolicyRequest request = conn.parser.TakeRequest();
+      if (request.request() != "smtpd_access_policy") {
+        counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        LogWarn(conn.Name() + ": unsupported request type " + PrintableExcerpt(request.request()) +
+                " (only smtpd_access_policy); closing without an answer");
+        return CloseAfterAnswers(conn);
+      }
+      conn.waiting.push_back(std::move(request));
+      conn.last_activity = now_;
+      by_activity_.splice(by_activity_.end(), by_activity_, conn.activity_pos);
     } else if (*used == 0) {
       break;  // cannot happen; never spin
     }
   }
+  // A chunk holds at most kReadChunk bytes, so `waiting` may pass kMaxQueuedRequests by
+  // that much at most; UpdateInterest() then stops reading.
+  if (!Dispatch(conn)) return false;
   return Flush(conn);
 }
 
-bool PolicyServer::HandleRequest(Connection& conn, const PolicyRequest& request) {
-  if (request.request() != "smtpd_access_policy") {
-    counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    LogWarn(conn.Name() + ": unsupported request type " + PrintableExcerpt(request.request()) +
-            " (only smtpd_access_policy); closing without an answer");
-    if (Flush(conn)) Close(conn);
-    return false;
+bool PolicyServer::CloseAfterAnswers(Connection& conn) {
+  conn.closing = true;
+  // Answers to earlier requests go out first: Dispatch() closes the connection after the
+  // last one, now when they are evaluated inline, else when the pool's answer comes back.
+  if (Dispatch(conn)) Flush(conn);  // reading stops: `closing`
+  return false;
+}
+
+bool PolicyServer::UsePool() {
+  if (!pool_) return false;
+  if (options_.pool_every_request) return true;
+  if (store_rules_checked_ != rules_.get()) {
+    store_rules_checked_ = rules_.get();
+    store_rules_ = PolicyRules::NeedsAccountDirectory(rules_->config()) ||
+                   PolicyRules::NeedsRateCounters(rules_->config());
   }
-  PolicyDecision decision;
-  try {
-    decision = rules_->Evaluate(request);
-  } catch (const std::exception& e) {
-    // Out of memory or a bug outside any rule: answer per on_internal_error if we can.
-    try {
-      decision = rules_->InternalError("", e.what());
-    } catch (const std::exception&) {
-      LogError(conn.Name() + ": cannot answer (" + std::string(e.what()) + "); closing");
-      Close(conn);
+  return store_rules_;
+}
+
+bool PolicyServer::Dispatch(Connection& conn) {
+  while (!conn.evaluating && !conn.waiting.empty()) {
+    PolicyRequest request = std::move(conn.waiting.front());
+    conn.waiting.pop_front();
+    if (UsePool()) {
+      uint64_t id = conn.id;
+      bool all = options_.log_every_answer;
+      bool queued =
+          pool_->Submit([this, id, all, rules = rules_, log = log_, request = std::move(request)] {
+            Outcome outcome = EvaluateRequest(*rules, *log, request, all);
+            bool was_empty;
+            {
+              std::lock_guard<std::mutex> lock(done_mu_);
+              was_empty = done_.empty();
+              done_.push_back({id, std::move(outcome)});
+            }
+            // One wake-up per batch: the loop takes every answer queued when it wakes.
+            if (was_empty) {
+              uint64_t one = 1;
+              ssize_t n = write(wake_fd_.get(), &one, sizeof(one));
+              (void)n;
+            }
+          });
+      if (!queued) {
+        // Only after Shutdown(), which Run() calls once the loop is over: cannot happen.
+        LogError(conn.Name() + ": the worker pool is shut down; closing");
+        Close(conn);
+        return false;
+      }
+      conn.evaluating = true;
+      break;
+    }
+    if (!Deliver(conn, EvaluateRequest(*rules_, *log_, request, options_.log_every_answer))) {
       return false;
     }
   }
-  if (PolicyRules::ShouldLog(decision, options_.log_every_answer)) {
-    // The answer does not depend on the log: a record that cannot be built is reported
-    // and the answer goes out anyway.
-    try {
-      log_->Write(rules_->DecisionRecord(request, decision));
-    } catch (const std::exception& e) {
-      LogError(conn.Name() + ": cannot write the decision log: " + std::string(e.what()));
-    }
+  if (conn.closing && !conn.busy()) {
+    if (Flush(conn)) Close(conn);
+    return false;
   }
-  conn.out += decision.ActionLine();
-  conn.out += "\n\n";
+  return true;
+}
+
+PolicyServer::Outcome PolicyServer::EvaluateRequest(const PolicyRules& rules, DecisionLog& log,
+                                                    const PolicyRequest& request, bool log_all) {
+  Outcome outcome;
+  try {
+    PolicyDecision decision;
+    try {
+      decision = rules.Evaluate(request);
+    } catch (const std::exception& e) {
+      // Out of memory or a bug outside any rule: answer per on_internal_error if we can.
+      decision = rules.InternalError("", e.what());
+    }
+    if (PolicyRules::ShouldLog(decision, log_all)) {
+      // The answer does not depend on the log: a record that cannot be built is reported
+      // and the answer goes out anyway.
+      try {
+        log.Write(rules.DecisionRecord(request, decision));
+      } catch (const std::exception& e) {
+        outcome.error = "cannot write the decision log: " + std::string(e.what());
+      }
+    }
+    outcome.answer = decision.ActionLine();
+    outcome.answer += "\n\n";
+  } catch (const std::exception& e) {
+    outcome.close = true;
+    outcome.answer.clear();
+    outcome.error = "cannot answer (" + std::string(e.what()) + "); closing";
+  }
+  return outcome;
+}
+
+bool PolicyServer::Deliver(Connection& conn, Outcome outcome) {
+  if (outcome.close) {
+    LogError(conn.Name() + ": " + outcome.error);
+    Close(conn);
+    return false;
+  }
+  if (!outcome.error.empty()) LogError(conn.Name() + ": " + outcome.error);
+  conn.out += outcome.answer;
   ++conn.requests;
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   conn.last_activity = now_;
@@ -476,7 +607,11 @@ bool PolicyServer::Flush(Connection& conn) {
 
 void PolicyServer::UpdateInterest(Connection& conn) {
   uint32_t want = 0;
-  if (conn.pending() < kOutputHighWater) want |= EPOLLIN;  // else: back-pressure
+  // Else back-pressure: the client reads its answers, or its queue drains, first.
+  if (conn.pending() < kOutputHighWater && conn.waiting.size() < kMaxQueuedRequests &&
+      !conn.closing) {
+    want |= EPOLLIN;
+  }
   if (conn.pending() > 0) want |= EPOLLOUT;
   if (want == conn.interest) return;
   epoll_event ev{};
@@ -490,7 +625,7 @@ void PolicyServer::UpdateInterest(Connection& conn) {
 }
 
 bool PolicyServer::FinishIfDone(Connection& conn) {
-  if (stopping_ && conn.parser.idle() && conn.pending() == 0) {
+  if (stopping_ && conn.parser.idle() && conn.pending() == 0 && !conn.busy()) {
     Close(conn);
     return false;
   }

@@ -1,7 +1,9 @@
 #include "policyd/store/account_directory.h"
 
+#include <algorithm>
 #include <array>
 
+#include "policyd/store/pg_account_directory.h"
 #include "policyd/store/sqlite_account_directory.h"
 
 namespace mailwarden {
@@ -42,6 +44,8 @@ std::optional<E> ValueOf(const std::array<Named<E>, N>& table, std::string_view 
 }
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
+// libpq's URI forms; the whole spec goes to libpq as it is.
+constexpr std::string_view kPostgresPrefixes[] = {"postgresql://", "postgres://"};
 
 }  // namespace
 
@@ -84,8 +88,36 @@ Result<std::unique_ptr<AccountDirectory>> OpenAccountDirectory(
     if (!store.ok()) return store.status();
     return std::unique_ptr<AccountDirectory>(std::move(store).value());
   }
-  return Status::InvalidArgument("accounts.database '" + spec +
-                                 "': unsupported; expected sqlite:/path/to/accounts.db");
+  for (std::string_view prefix : kPostgresPrefixes) {
+    if (!spec.starts_with(prefix)) continue;
+    auto store = PgAccountDirectory::Open(spec, options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<AccountDirectory>(std::move(store).value());
+  }
+  return Status::InvalidArgument(
+      "accounts.database '" + spec +
+      "': unsupported; expected sqlite:/path/to/accounts.db or postgresql://user@host/db");
+}
+
+std::string AccountDirectorySpecForLog(const std::string& spec) {
+  const bool postgres = std::any_of(std::begin(kPostgresPrefixes), std::end(kPostgresPrefixes),
+                                    [&](std::string_view p) { return spec.starts_with(p); });
+  if (!postgres) return spec;
+  std::string out = spec;
+  const size_t authority = out.find("://") + 3;
+  const size_t authority_end = std::min(out.find_first_of("/?", authority), out.size());
+  const size_t at = out.rfind('@', authority_end);
+  if (at != std::string::npos && at >= authority) {
+    const size_t colon = out.find(':', authority);
+    if (colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (size_t key = out.find("password=", out.find('?')); key != std::string::npos;
+       key = out.find("password=", key + 1)) {
+    const size_t value = key + 9;
+    const size_t end = std::min(out.find('&', value), out.size());
+    out.replace(value, end - value, "***");
+  }
+  return out;
 }
 
 }  // namespace mailwarden

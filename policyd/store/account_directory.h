@@ -106,11 +106,17 @@ struct AccountDirectoryOptions {
   int max_connections = 8;
 };
 
-// Opens the directory named by `spec` ("sqlite:/var/lib/mailwarden/accounts.db"), creating
-// the database and applying pending schema migrations. kInvalidArgument for a spec it does
-// not understand, kUnavailable (with the path and the reason) when the store cannot be used.
+// Opens the directory named by `spec`, "sqlite:/var/lib/mailwarden/accounts.db" or a libpq
+// URI "postgresql://user@host:port/db?..." (also "postgres://", passed to libpq as it is),
+// creating the database file or the tables and applying pending schema migrations.
+// kInvalidArgument for a spec it does not understand, kUnavailable (with the path or
+// host/database and the reason; never a password) or kTimeout when the store cannot be used.
 Result<std::unique_ptr<AccountDirectory>> OpenAccountDirectory(
     const std::string& spec, const AccountDirectoryOptions& options = {});
+
+// `spec` as it may be logged: a PostgreSQL URI's password (user:PASSWORD@ or ?password=)
+// replaced by "***"; other specs unchanged.
+std::string AccountDirectorySpecForLog(const std::string& spec);
 
 }  // namespace mailwarden
 

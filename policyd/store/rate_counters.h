@@ -10,9 +10,10 @@
 // lets through more than it says. A bucket no window can reach any more has expired and
 // is purged by the store (SQLite), or expires by itself (Redis EXPIRE).
 //
-// The interface is what a shared store (Redis, for several MTAs: a server-side script
-// doing INCRBY on the bucket and summing the window, with EXPIRE) can offer too: one
-// atomic add-and-read and a plain read, each bounded in time.
+// Two stores: SQLite (sqlite_rate_counters.h), for one host, and Redis
+// (redis_rate_counters.h), shared by the policy daemons of several hosts (a server-side
+// script doing HINCRBY on the bucket and summing the window, with an expiry on the
+// bucket). Both offer one atomic add-and-read and a plain read, each bounded in time.
 //
 // Every method is thread-safe and bounded by the store's budget: a store that cannot
 // answer in time returns kTimeout or kUnavailable, never hangs, and never throws.
@@ -75,15 +76,20 @@ struct RateCounterOptions {
   int64_t timeout_ms = 200;
 };
 
-// Opens the store named by `spec` ("sqlite:/var/lib/mailwarden/ratelimits.db"), creating
-// the database and applying pending schema migrations. kInvalidArgument for a spec it does
-// not understand, kUnavailable (with the path and the reason) when the store cannot be used.
+// Opens the store named by `spec`: "sqlite:/var/lib/mailwarden/ratelimits.db" (creating
+// the database and applying pending schema migrations), "redis://[:password@]host:port[/db]"
+// or "redis+unix:/path/to/redis.sock[?db=N]" (an unreachable server is logged, not fatal).
+// kInvalidArgument for a spec it does not understand, kUnavailable (with the path and the
+// reason) when the store cannot be used.
 Result<std::unique_ptr<RateCounterStore>> OpenRateCounterStore(
     const std::string& spec, const RateCounterOptions& options = {});
 
 // kInvalidArgument unless OpenRateCounterStore() understands the form of `spec`; opens
 // nothing (for --check-config).
 Status CheckRateCounterSpec(const std::string& spec);
+
+// `spec` as logs may show it: a Redis URL's password replaced by "***".
+std::string RateCounterSpecForLog(const std::string& spec);
 
 }  // namespace mailwarden
 

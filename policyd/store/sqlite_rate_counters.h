@@ -16,8 +16,8 @@
 // fails the Add.
 //
 // Threads: one connection behind a mutex; a caller waits for it at most the budget
-// (then kTimeout). The daemon's event loop is one thread, so the mutex is for tests and
-// tools; calls are short (two indexed statements).
+// (then kTimeout). The daemon's workers (policyd.workers) share it: calls are short (two
+// indexed statements), shorter than a second connection's own file locking would cost.
 #ifndef MAILWARDEN_POLICYD_STORE_SQLITE_RATE_COUNTERS_H_
 #define MAILWARDEN_POLICYD_STORE_SQLITE_RATE_COUNTERS_H_
 

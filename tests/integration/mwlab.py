@@ -119,6 +119,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+# Loopback ports, shared with the service fixtures (one set of ports handed out per process).
+from mwservice import free_port, port_is_free  # noqa: F401  (part of mwlab's interface)
+
 # --------------------------------------------------------------------------------------------
 # Locations and defaults
 # --------------------------------------------------------------------------------------------
@@ -178,9 +181,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-_reserved_ports: set[int] = set()
-
-
 def error_location(filename: str, line: int) -> str:
     """Regex for "<...>/filename:LINE:COL" as the daemons print a config error."""
     return rf"(?:^|[\s'\"/(]){re.escape(filename)}:{line}:\d+"
@@ -192,28 +192,6 @@ def line_number(text: str, needle: str) -> int:
         if needle in line:
             return n
     raise ValueError(f"{needle!r} not in text")
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on now (and that this process has not handed out)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _reserved_ports:
-            _reserved_ports.add(port)
-            return port
-    raise LabError("no free loopback port")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def tcp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """mailwarden-policyd's account rules through a real Postfix (REGULATIONS.md A1-A6).
 
-The rules of rules/accounts.yaml (account_state, mailbox_quota, password_age) on a SQLite
-account directory that the daemon creates empty at start; accounts are made with the real
-admin commands (`mailwarden-policyd accounts add|suspend|terminate ...`), and mailbox usage
-is written straight into the database (what Dovecot's quota table or an import does).
+The rules of rules/accounts.yaml (account_state, mailbox_quota, password_age) on an account
+directory that the daemon creates empty at start, run twice: on a SQLite file and on a
+private PostgreSQL server (mwpostgres.py; the same cases, only the backend object differs).
+Accounts are made with the real admin commands (`mailwarden-policyd accounts
+add|suspend|terminate ...`), and mailbox usage is written straight into the database (what
+Dovecot's quota table or an import does).
 A change applies to the next request without a reload.  Checked through Postfix with
 swaks/smtplib: a suspended or inactive sender refused 550 5.7.1 with the reason and the
 contact, a terminated recipient 550 5.1.1, a suspended one 550 5.2.1 (450 4.2.1 when so
 configured), an over-quota recipient 552 5.2.2 at RCPT (SIZE=) and at end of message, the
-password-age header in the delivered message, and a directory that cannot be read:
-DEFER_IF_PERMIT 4.3.0 at once, never a hang, and recovery once it is repaired.
+password-age header in the delivered message, and a directory that cannot be read (a
+damaged SQLite file; a PostgreSQL server that stopped): DEFER_IF_PERMIT 4.3.0 at once, never
+a hang, and recovery once it is repaired (the file restored; the server started again).
 """
 
+import contextlib
 import datetime
+import os
 import shutil
 import sqlite3
 import sys
@@ -25,6 +30,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mwlab  # noqa: E402
+import mwpostgres  # noqa: E402
 
 DOMAIN = mwlab.INTERNAL_DOMAIN
 CONTACT = "helpdesk@internal.example"
@@ -38,26 +44,104 @@ def day(offset_days: int) -> str:
     return d.strftime("%Y-%m-%d")
 
 
+def sql_text(value: str) -> str:
+    """`value` as an SQL string literal (both backends quote the same way)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class SqliteBackend:
+    """The directory in a SQLite file the daemon creates."""
+
+    def __init__(self, root: Path):
+        self.db = root / "accounts.db"
+
+    def spec(self) -> str:
+        return f"sqlite:{self.db}"
+
+    def execute(self, sql: str) -> None:
+        with sqlite3.connect(self.db, timeout=10) as c:
+            c.execute(sql)
+
+    @contextlib.contextmanager
+    def broken(self):
+        """The database file overwritten in place while inside: what a broken disk or a bad
+        copy leaves; restored at the end."""
+        with sqlite3.connect(self.db, timeout=10) as c:   # everything into the main file
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        saved = self.db.read_bytes()
+        try:
+            # A write first (the WAL changes, so the daemon must read the file again).
+            self.execute("UPDATE usage SET messages = messages + 1")
+            with open(self.db, "r+b") as f:
+                f.write(b"\0garbage, not a database\0" * (len(saved) // 26))
+            yield
+        finally:
+            with open(self.db, "r+b") as f:
+                f.write(saved)
+        # SQLite's connection that met the damage reads the file again once the WAL changes
+        # (a write, such as the next login or usage update).
+        self.execute("UPDATE usage SET messages = messages + 1")
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresBackend:
+    """The directory in a database of a private PostgreSQL server; the daemon creates the
+    tables."""
+
+    def __init__(self, root: Path):
+        self.server = mwpostgres.PostgresServer(root / "postgres").start()
+        self.dsn = self.server.create_database("accounts")
+
+    def spec(self) -> str:
+        return self.dsn
+
+    def execute(self, sql: str) -> None:
+        self.server.psql(sql, "accounts")
+
+    @contextlib.contextmanager
+    def broken(self):
+        """The server stopped while inside (its connections gone, nothing listening), and
+        started again on the same port at the end."""
+        self.server.stop()
+        try:
+            yield
+        finally:
+            self.server.start()
+
+    def close(self) -> None:
+        self.server.close()
+
+
 class AccountRulesTest(mwlab.LabTestCase, unittest.TestCase):
     db_dir: Path
+    BACKEND = SqliteBackend
 
     @classmethod
     def setUpClass(cls) -> None:
         cls.db_dir = Path(tempfile.mkdtemp(prefix="mw-accounts-"))
-        cls.db = cls.db_dir / "accounts.db"
+        os.chmod(cls.db_dir, 0o755)   # the PostgreSQL server's user reaches its directory
+        cls.backend = cls.BACKEND(cls.db_dir)
         cls.LAB_OPTIONS = dict(
             milter=False, policyd=True, rule_files=[str(RULES_FILE)],
             # cache_ms 0: the cases change accounts between messages and expect the next
             # message to see the change at once (the default reuses answers for 1 s).
-            policyd_config={"accounts": {"database": f"sqlite:{cls.db}", "contact": CONTACT,
+            policyd_config={"accounts": {"database": cls.backend.spec(), "contact": CONTACT,
                                          "timeout_ms": 200, "cache_ms": 0}})
-        super().setUpClass()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.backend.close()
+            shutil.rmtree(cls.db_dir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls) -> None:
         try:
             super().tearDownClass()
         finally:
+            cls.backend.close()
             shutil.rmtree(cls.db_dir, ignore_errors=True)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -75,9 +159,11 @@ class AccountRulesTest(mwlab.LabTestCase, unittest.TestCase):
         return address
 
     def set_usage(self, address: str, used: int) -> None:
-        with sqlite3.connect(self.db, timeout=10) as c:
-            c.execute("INSERT OR REPLACE INTO usage (account, bytes, messages, updated_at) "
-                      "VALUES (?, ?, 1, strftime('%s','now'))", (address, used))
+        self.backend.execute(
+            "INSERT INTO usage (account, bytes, messages, updated_at) "
+            f"VALUES ({sql_text(address)}, {int(used)}, 1, {int(time.time())}) "
+            "ON CONFLICT (account) DO UPDATE SET bytes = excluded.bytes, "
+            "updated_at = excluded.updated_at")
 
     def decision(self, **fields: str) -> dict:
         return self.lab.wait_for_decision(fields, daemon="policyd")
@@ -226,15 +312,8 @@ class AccountRulesTest(mwlab.LabTestCase, unittest.TestCase):
 
     def test_unreadable_directory_defers_at_once_and_recovers(self):
         rcpt = self.account("whilebroken")
-        with sqlite3.connect(self.db, timeout=10) as c:   # everything into the main file
-            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        saved = self.db.read_bytes()
-        try:
-            # A write (the WAL changes, so the daemon must read the file again), then the
-            # database file overwritten in place: what a broken disk or a bad copy leaves.
-            self.set_usage(rcpt, 1)
-            with open(self.db, "r+b") as f:
-                f.write(b"\0garbage, not a database\0" * (len(saved) // 26))
+        self.set_usage(rcpt, 1)
+        with self.backend.broken():
             started = time.monotonic()
             result = self.lab.send(OUTSIDE, rcpt)
             elapsed = time.monotonic() - started
@@ -245,15 +324,14 @@ class AccountRulesTest(mwlab.LabTestCase, unittest.TestCase):
             finding = entry["mailwarden"]["findings"][0]
             self.assertEqual(finding["evidence"]["on_unavailable"], "tempfail", entry)
             self.assertIn("accounts store", finding["evidence"]["error"], entry)
-        finally:
-            with open(self.db, "r+b") as f:
-                f.write(saved)
-        # Repaired. SQLite's connection that met the damage reads the file again once the
-        # WAL changes (a write, such as the next login or usage update); after the
-        # one-second backoff the answers come from the directory again.
-        self.set_usage(rcpt, 2)
+        # Repaired: after the one-second backoff the answers come from the directory again.
         time.sleep(1.2)
         self.assertReply(self.lab.send(OUTSIDE, rcpt), 250, "2.0.0", stage="dot")
+
+
+class PostgresAccountRulesTest(AccountRulesTest):
+    """The same cases on a PostgreSQL directory."""
+    BACKEND = PostgresBackend
 
 
 class AccountDirectoryStartTest(unittest.TestCase):
@@ -276,6 +354,11 @@ class AccountDirectoryStartTest(unittest.TestCase):
             check = lab.new_daemon("policyd", {"accounts": {"database": f"sqlite:{missing}"}})
             self.assertEqual(check.run_tool("--check-config").returncode, 0)
             self.assertFalse(missing.parent.exists())
+            # A PostgreSQL URI passes --check-config (libpq reads it when the daemon connects).
+            pg = lab.new_daemon("policyd", {"accounts": {
+                "database": "postgresql://mailwarden:s3cret@127.0.0.1:1/accounts"}})
+            r = pg.run_tool("--check-config")
+            self.assertEqual(r.returncode, 0, r.stderr)
             bad = lab.new_daemon("policyd", {"accounts": {"database": "mysql://x"}})
             r = bad.run_tool("--check-config")
             self.assertEqual(r.returncode, 1, r.stderr)

@@ -4,7 +4,8 @@ file named by a real configuration (docs/accounts.md): add, show, list, set, sus
 terminate, reactivate, CSV import (good, and bad lines reported with their numbers and
 nothing imported), the inactivity report with its notice dates, the exit statuses (0 done,
 1 failed, 2 usage), and the file itself (WAL, schema_version) read back with Python's own
-sqlite3. Needs no Postfix.
+sqlite3. The same commands again on a private PostgreSQL server (mwpostgres.py, a fresh
+database per case), its tables read back with psql. Needs no Postfix.
 """
 
 import datetime
@@ -20,6 +21,8 @@ import unittest
 from pathlib import Path
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mwpostgres  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("MW_POLICYD_BIN") or REPO_ROOT / "build/policyd/mailwarden-policyd")
@@ -232,6 +235,54 @@ class AccountsCliTest(unittest.TestCase):
         self.assertTrue(table.startswith("ADDRESS"))
         self.assertIn("NOTICE_DATE", table.splitlines()[0])
         self.assertNotIn(f"busy@{ORG}", table)
+
+
+class PostgresAccountsCliTest(AccountsCliTest):
+    """The same commands on a PostgreSQL directory (accounts.database: postgresql://...)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pg_root = Path(tempfile.mkdtemp(prefix="mw-accounts-cli-pg-"))
+        cls.pg = mwpostgres.PostgresServer(cls.pg_root).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+        shutil.rmtree(cls.pg_root, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.dbname = "cli_" + self.id().rsplit(".", 1)[-1][:40]
+        self.dsn = self.pg.create_database(self.dbname)
+        self.config.write_text(self.config.read_text().replace(f"sqlite:{self.db}", self.dsn))
+
+    def test_the_database_is_created_migrated_and_in_wal_mode(self):
+        self.ok("accounts", "list")
+        self.assertEqual(self.pg.psql("SELECT version FROM schema_version", self.dbname), "1")
+        tables = set(self.pg.psql("SELECT table_name FROM information_schema.tables WHERE "
+                                  "table_schema = 'public'", self.dbname).split())
+        self.assertLessEqual({"accounts", "aliases", "usage", "schema_version"}, tables)
+        self.ok("accounts", "list")  # a second start applies nothing again
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM schema_version", self.dbname), "1")
+
+    def test_database_option_overrides_the_configuration(self):
+        other = self.pg.create_database(self.dbname + "_other")
+        p = subprocess.run([str(BIN), "--database", other, "accounts", "add", f"x@{ORG}"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.pg.psql("SELECT address FROM accounts", self.dbname + "_other"),
+                         f"x@{ORG}")
+        self.assertEqual(self.ok("accounts", "list").count(ORG), 0)
+
+    def test_an_unreachable_server_fails_naming_it_without_the_password(self):
+        self.config.write_text(self.config.read_text().replace(
+            self.dsn, "postgresql://mailwarden:s3cret@127.0.0.1:1/accounts"))
+        p = self.cli("accounts", "list")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("127.0.0.1:1/accounts", p.stderr)
+        self.assertNotIn("s3cret", p.stderr)
 
 
 if __name__ == "__main__":

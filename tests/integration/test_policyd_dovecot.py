@@ -11,6 +11,13 @@ and nothing copies data between the two. Checked through Postfix: a recipient wh
 deliveries filled the mailbox Dovecot counts is refused 552 5.2.2 at RCPT, and an account
 the directory never saw log in is suspended as a sender until its owner logs in over IMAP,
 after which its mail goes out; `accounts show` reports the login Dovecot recorded.
+
+The same cases run three times, as a site may keep the dicts:
+  * SQLite: one file (Debian's dovecot-sqlite driver), the directory in SQLite too;
+  * PostgreSQL: Dovecot's pgsql dict driver writing into a private PostgreSQL
+    (tests/integration/mwpostgres.py) that also holds the account directory;
+  * Redis: the last_login plugin writing straight into a private redis-server
+    (`last_login_dict = redis:...`, tests/integration/mwredis.py), the quota in SQLite.
 """
 
 import datetime
@@ -27,6 +34,8 @@ sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mwdovecot  # noqa: E402
 import mwlab  # noqa: E402
+import mwpostgres  # noqa: E402
+import mwredis  # noqa: E402
 
 ORG = "bacgiang.gov.vn"
 RULES_FILE = mwlab.REPO_ROOT / "rules" / "accounts.yaml"
@@ -36,7 +45,7 @@ QUOTA = 30000
 
 # Dovecot's SQL dict maps, as its documentation lays out the quota and last-login tables.
 DICT_MAPS = """\
-connect = {db}
+connect = {connect}
 map {{
   pattern = priv/quota/storage
   table = quota
@@ -72,32 +81,58 @@ def day(offset_days: int) -> str:
     return d.strftime("%Y-%m-%d")
 
 
-@unittest.skipIf(mwdovecot.available(), mwdovecot.available() or "")
-class DovecotDictsTest(mwlab.LabTestCase, unittest.TestCase):
+class DovecotDictsCases(mwlab.LabTestCase):
+    """The cases; a subclass says where the dicts and the directory live."""
     dovecot: mwdovecot.Dovecot
+    tmp: Path
+
+    # ---- where the data lives (per backend) --------------------------------------------
+
+    @classmethod
+    def start_stores(cls) -> None:
+        """Creates the dict tables (and starts servers); sets accounts_spec, quota_spec,
+        last_login_spec, dict_connect (Dovecot's SQL dict driver:connect) and
+        last_login_dict (Dovecot's last_login_dict)."""
+        raise NotImplementedError
+
+    @classmethod
+    def stop_stores(cls) -> None:
+        pass
+
+    def dict_row(self, table: str, user: str) -> tuple | None:
+        raise NotImplementedError
+
+    def directory_value(self, sql: str, address: str):
+        """The first column of `sql` (one %s for the address) in the account directory."""
+        raise NotImplementedError
+
+    def break_last_login(self) -> None:
+        raise NotImplementedError
+
+    def repair_last_login(self) -> None:
+        raise NotImplementedError
+
+    # ---- lab ------------------------------------------------------------------------------
 
     @classmethod
     def setUpClass(cls) -> None:
         cls.tmp = Path(tempfile.mkdtemp(prefix="mw-dovecot-dicts-"))
         cls.tmp.chmod(0o755)
-        # Dovecot's dict process (user dovecot) writes the file and its journal here.
-        cls.dict_dir = cls.tmp / "dict"
-        cls.dict_dir.mkdir()
-        cls.dict_db = cls.dict_dir / "dovecot-dict.db"
-        with sqlite3.connect(cls.dict_db) as c:
-            c.executescript(DICT_TABLES)
-        (cls.dict_dir / "dict-sql.conf.ext").write_text(DICT_MAPS.format(db=cls.dict_db))
-        for p in (cls.dict_dir, cls.dict_db):
-            shutil.chown(p, "dovecot", "dovecot")
-        cls.accounts_db = cls.tmp / "accounts.db"
-        cls.LAB_OPTIONS = dict(
-            milter=False, policyd=True, rule_files=[str(RULES_FILE)],
-            config={"domains": {"internal": [ORG]}},
-            policyd_config={"accounts": {
-                "database": f"sqlite:{cls.accounts_db}", "cache_ms": 0,
-                "dovecot_quota": f"sqlite:{cls.dict_db}",
-                "dovecot_last_login": f"sqlite:{cls.dict_db}"}})
-        super().setUpClass()
+        cls.start_stores()
+        try:
+            (cls.tmp / "dict-sql.conf.ext").write_text(DICT_MAPS.format(connect=cls.dict_connect))
+            cls.LAB_OPTIONS = dict(
+                milter=False, policyd=True, rule_files=[str(RULES_FILE)],
+                config={"domains": {"internal": [ORG]}},
+                policyd_config={"accounts": {
+                    "database": cls.accounts_spec, "cache_ms": 0,
+                    "dovecot_quota": cls.quota_spec,
+                    "dovecot_last_login": cls.last_login_spec}})
+            super().setUpClass()
+        except BaseException:
+            cls.stop_stores()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
         try:
             cls.dovecot = mwdovecot.attach(
                 cls.lab, domain=ORG, users={u: None for u in USERS}, imap=True,
@@ -105,11 +140,11 @@ class DovecotDictsTest(mwlab.LabTestCase, unittest.TestCase):
                 extra_plugin_settings={
                     "quota": "dict:User quota::proxy::mw",
                     "quota_rule": "*:storage=1G",
-                    "last_login_dict": "proxy::mw",
+                    "last_login_dict": cls.last_login_dict,
                 },
                 extra_config=f"""\
 dict {{
-  mw = sqlite:{cls.dict_dir / "dict-sql.conf.ext"}
+  mw = {cls.dict_driver}:{cls.tmp / "dict-sql.conf.ext"}
 }}
 service dict {{
   unix_listener dict {{
@@ -119,6 +154,7 @@ service dict {{
 """)
         except BaseException:
             cls.lab.close()
+            cls.stop_stores()
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
@@ -127,6 +163,7 @@ service dict {{
         try:
             super().tearDownClass()
         finally:
+            cls.stop_stores()
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -138,10 +175,6 @@ service dict {{
         r = self.lab.policyd.run_tool("accounts", *args)
         self.assertEqual(r.returncode, 0, f"accounts {' '.join(args)}:\n{r.stdout}{r.stderr}")
         return r.stdout
-
-    def dict_row(self, table: str, user: str) -> tuple | None:
-        with sqlite3.connect(f"file:{self.dict_db}?mode=ro", uri=True, timeout=10) as c:
-            return c.execute(f"SELECT * FROM {table} WHERE username = ?", (user,)).fetchone()
 
     def imap_login(self, user: str) -> None:
         with imaplib.IMAP4("127.0.0.1", self.dovecot.imap_port) as imap:
@@ -172,9 +205,8 @@ service dict {{
         ev = entry["mailwarden"]["findings"][0]["evidence"]
         self.assertEqual((ev["usage_bytes"], ev["quota_bytes"]), (used, QUOTA), entry)
         # The directory itself holds no usage for her: the figure is Dovecot's.
-        with sqlite3.connect(self.accounts_db, timeout=10) as c:
-            self.assertIsNone(c.execute("SELECT bytes FROM usage WHERE account = ?",
-                                        (alice,)).fetchone())
+        self.assertIsNone(self.directory_value("SELECT bytes FROM usage WHERE account = %s",
+                                               alice))
         # A small message still fits.
         self.assertReply(self.lab.smtp_send(OUTSIDE, alice, size=1000, body_size=200), 250,
                          stage="dot")
@@ -200,16 +232,14 @@ service dict {{
         shown = self.admin("show", bob)
         self.assertRegex(shown, rf"(?m)^\s*last_login_at:\s+{day(0)}", shown)
         # ... while the directory itself still holds none (nothing was copied into it).
-        with sqlite3.connect(self.accounts_db, timeout=10) as c:
-            self.assertIsNone(c.execute("SELECT last_login_at FROM accounts WHERE address = ?",
-                                        (bob,)).fetchone()[0])
+        self.assertIsNone(self.directory_value(
+            "SELECT last_login_at FROM accounts WHERE address = %s", bob))
 
     def test_an_unreadable_dict_defers_and_recovers(self):
         carol = f"carol@{ORG}"
         self.admin("add", carol, "--last-login", day(-1))
         self.assertReply(self.lab.send(carol, OUTSIDE), 250, stage="dot")
-        with sqlite3.connect(self.dict_db, timeout=10) as c:
-            c.execute("ALTER TABLE last_login RENAME TO last_login_moved")
+        self.break_last_login()
         try:
             r = self.lab.send(carol, OUTSIDE)
             self.assertReply(r, 450, "4.3.0", stage="rcpt",
@@ -219,10 +249,121 @@ service dict {{
             self.assertIn("Dovecot last-login dict",
                           entry["mailwarden"]["findings"][0]["evidence"]["error"], entry)
         finally:
-            with sqlite3.connect(self.dict_db, timeout=10) as c:
-                c.execute("ALTER TABLE last_login_moved RENAME TO last_login")
+            self.repair_last_login()
         time.sleep(1.2)   # the rules' one-second backoff after a failed store
         self.assertReply(self.lab.send(carol, OUTSIDE), 250, stage="dot")
+
+
+
+class SqliteMixin:
+    """The quota dict (and by default the last-login dict) in one SQLite file Dovecot's dict
+    process (user dovecot) writes; the directory in SQLite."""
+
+    @classmethod
+    def start_sqlite_dict(cls) -> None:
+        dict_dir = cls.tmp / "dict"
+        dict_dir.mkdir()
+        cls.dict_db = dict_dir / "dovecot-dict.db"
+        with sqlite3.connect(cls.dict_db) as c:
+            c.executescript(DICT_TABLES)
+        for p in (dict_dir, cls.dict_db):
+            shutil.chown(p, "dovecot", "dovecot")
+        cls.dict_driver, cls.dict_connect = "sqlite", cls.dict_db
+        cls.quota_spec = f"sqlite:{cls.dict_db}"
+        cls.accounts_db = cls.tmp / "accounts.db"
+        cls.accounts_spec = f"sqlite:{cls.accounts_db}"
+
+    def sqlite_dict_row(self, table: str, user: str) -> tuple | None:
+        with sqlite3.connect(f"file:{self.dict_db}?mode=ro", uri=True, timeout=10) as c:
+            return c.execute(f"SELECT * FROM {table} WHERE username = ?", (user,)).fetchone()
+
+    def directory_value(self, sql: str, address: str):
+        with sqlite3.connect(self.accounts_db, timeout=10) as c:
+            row = c.execute(sql.replace("%s", "?"), (address,)).fetchone()
+        return row[0] if row else None
+
+
+@unittest.skipIf(mwdovecot.available(), mwdovecot.available() or "")
+class SqliteDictsTest(SqliteMixin, DovecotDictsCases, unittest.TestCase):
+
+    @classmethod
+    def start_stores(cls) -> None:
+        cls.start_sqlite_dict()
+        cls.last_login_spec = cls.quota_spec
+        cls.last_login_dict = "proxy::mw"
+
+    def dict_row(self, table: str, user: str) -> tuple | None:
+        return self.sqlite_dict_row(table, user)
+
+    def break_last_login(self) -> None:
+        with sqlite3.connect(self.dict_db, timeout=10) as c:
+            c.execute("ALTER TABLE last_login RENAME TO last_login_moved")
+
+    def repair_last_login(self) -> None:
+        with sqlite3.connect(self.dict_db, timeout=10) as c:
+            c.execute("ALTER TABLE last_login_moved RENAME TO last_login")
+
+
+@unittest.skipIf(mwdovecot.available() or not Path("/usr/lib/dovecot/modules/libdriver_pgsql.so")
+                 .exists(), "needs dovecot-core, dovecot-lmtpd, dovecot-imapd and dovecot-pgsql")
+class PostgresDictsTest(DovecotDictsCases, unittest.TestCase):
+    """Dovecot's pgsql dict driver and the account directory in one PostgreSQL database."""
+
+    @classmethod
+    def start_stores(cls) -> None:
+        cls.pg = mwpostgres.PostgresServer(cls.tmp / "postgres").start()
+        dsn = cls.pg.create_database("mail")
+        cls.pg.psql(DICT_TABLES.replace("INTEGER", "BIGINT"), db="mail")
+        cls.dict_driver = "pgsql"
+        cls.dict_connect = f"host=127.0.0.1 port={cls.pg.port} dbname=mail user=postgres"
+        cls.accounts_spec = cls.quota_spec = cls.last_login_spec = dsn
+        cls.last_login_dict = "proxy::mw"
+
+    @classmethod
+    def stop_stores(cls) -> None:
+        cls.pg.close()
+
+    def dict_row(self, table: str, user: str) -> tuple | None:
+        out = self.pg.psql(f"SELECT * FROM {table} WHERE username = '{user}'", db="mail")
+        return tuple(int(v) if v.isdigit() else v for v in out.split("|")) if out else None
+
+    def directory_value(self, sql: str, address: str):
+        out = self.pg.psql(sql.replace("%s", f"'{address}'"), db="mail")
+        return out or None
+
+    def break_last_login(self) -> None:
+        self.pg.psql("ALTER TABLE last_login RENAME TO last_login_moved", db="mail")
+
+    def repair_last_login(self) -> None:
+        self.pg.psql("ALTER TABLE last_login_moved RENAME TO last_login", db="mail")
+
+
+@unittest.skipIf(mwdovecot.available(), mwdovecot.available() or "")
+class RedisLastLoginTest(SqliteMixin, DovecotDictsCases, unittest.TestCase):
+    """The last_login plugin writing into Redis itself (no dict proxy); the quota in SQLite."""
+
+    @classmethod
+    def start_stores(cls) -> None:
+        cls.start_sqlite_dict()
+        cls.redis = mwredis.RedisServer(cls.tmp / "redis").start()
+        cls.last_login_spec = cls.redis.url(db=0)
+        cls.last_login_dict = f"redis:host=127.0.0.1:port={cls.redis.port}"
+
+    @classmethod
+    def stop_stores(cls) -> None:
+        cls.redis.close()
+
+    def dict_row(self, table: str, user: str) -> tuple | None:
+        if table != "last_login":
+            return self.sqlite_dict_row(table, user)
+        value = self.redis.command("GET", f"last-login/{user}")
+        return (user, int(value)) if value is not None else None
+
+    def break_last_login(self) -> None:
+        self.redis.stop()
+
+    def repair_last_login(self) -> None:
+        self.redis.start()
 
 
 if __name__ == "__main__":

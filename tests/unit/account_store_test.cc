@@ -1,10 +1,19 @@
-// The account directory on a real SQLite file in a temporary directory: migrations, lookups,
-// writes, imports, concurrency and lock timeouts; and the CSV and date parsers feeding it.
+// The account directory on both stores: a real SQLite file in a temporary directory, and a
+// real PostgreSQL server (a fresh database per test). Migrations, lookups, writes, imports,
+// concurrency, lock timeouts and lost connections; and the CSV and date parsers feeding it.
+//
+// The PostgreSQL server is the ctest fixture's (tests/unit/policyd_tests.cmake, started by
+// tests/integration/mwpostgres.py): MW_TEST_POSTGRES_DSN holds a postgresql:// URI of a
+// database the tests may create databases from, or the path of a file holding one (what the
+// fixture gives). Without it the PostgreSQL tests fail, saying so: they are never skipped.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -12,6 +21,7 @@
 #include "policyd/store/account_csv.h"
 #include "policyd/store/account_directory.h"
 #include "policyd/store/civil_time.h"
+#include "policyd/store/pg_account_directory.h"
 #include "policyd/store/sqlite_account_directory.h"
 #include "tests/unit/test_files.h"
 
@@ -21,23 +31,32 @@ namespace {
 using std::chrono::milliseconds;
 using testing::TempDir;
 
-// A second, raw connection to the same file: what another process would hold.
-class RawDb {
+enum class Backend { kSqlite, kPostgres };
+
+// Another client of the same store: what another process (or a DBA) would hold.
+class RawSession {
  public:
-  explicit RawDb(const std::string& path) {
+  virtual ~RawSession() = default;
+  // Runs `sql`; its error message, "" when it succeeded.
+  virtual std::string Exec(const std::string& sql) = 0;
+  // The first column of the first row of `sql` as text ("" when none).
+  virtual std::string Scalar(const std::string& sql) = 0;
+};
+
+class RawSqlite final : public RawSession {
+ public:
+  explicit RawSqlite(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
   }
-  ~RawDb() { sqlite3_close(db_); }
-  // Runs `sql`; its error message, "" when it succeeded.
-  std::string Exec(const std::string& sql) {
+  ~RawSqlite() override { sqlite3_close(db_); }
+  std::string Exec(const std::string& sql) override {
     char* error = nullptr;
     sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
     std::string out = error ? error : "";
     sqlite3_free(error);
     return out;
   }
-  // The first column of the first row of `sql` as text ("" when none).
-  std::string Scalar(const std::string& sql) {
+  std::string Scalar(const std::string& sql) override {
     sqlite3_stmt* stmt = nullptr;
     std::string out;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
@@ -52,14 +71,54 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-std::unique_ptr<SqliteAccountDirectory> OpenOrDie(const std::string& path,
-                                                  int64_t timeout_ms = 2000, int connections = 4) {
-  AccountDirectoryOptions options;
-  options.timeout_ms = timeout_ms;
-  options.max_connections = connections;
-  auto d = SqliteAccountDirectory::Open(path, options);
-  EXPECT_TRUE(d.ok()) << d.status().ToString();
-  return d.ok() ? std::move(d).value() : nullptr;
+class RawPostgres final : public RawSession {
+ public:
+  explicit RawPostgres(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+    EXPECT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~RawPostgres() override { PQfinish(conn_); }
+  std::string Exec(const std::string& sql) override {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    ExecStatusType status = PQresultStatus(r);
+    std::string out = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+                          ? ""
+                          : std::string(PQresultErrorMessage(r));
+    PQclear(r);
+    return out;
+  }
+  std::string Scalar(const std::string& sql) override {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    std::string out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+      out = PQgetvalue(r, 0, 0);
+    }
+    PQclear(r);
+    return out;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+// The URI of the fixture's server (see the top of the file); "" when not given.
+std::string PostgresServerDsn() {
+  const char* env = std::getenv("MW_TEST_POSTGRES_DSN");
+  std::string dsn = env ? env : "";
+  if (dsn.starts_with("/")) dsn = testing::ReadFile(dsn);
+  while (!dsn.empty() && (dsn.back() == '\n' || dsn.back() == ' ')) dsn.pop_back();
+  return dsn;
+}
+
+// `dsn` (a postgresql:// URI) naming database `db` instead of its own.
+std::string WithDatabase(const std::string& dsn, const std::string& db) {
+  size_t authority = dsn.find("://");
+  size_t slash = dsn.find('/', authority == std::string::npos ? 0 : authority + 3);
+  size_t query = dsn.find('?');
+  std::string head = dsn.substr(0, std::min(slash, query));
+  std::string tail = query == std::string::npos ? "" : dsn.substr(query);
+  return head + "/" + db + tail;
 }
 
 Account MakeAccount(const std::string& address, std::vector<std::string> aliases = {}) {
@@ -71,60 +130,138 @@ Account MakeAccount(const std::string& address, std::vector<std::string> aliases
   return a;
 }
 
-class AccountStoreTest : public ::testing::Test {
+// Each test on a store of its own: a new SQLite file, or a new PostgreSQL database (created
+// from template0, dropped at the end).
+class AccountStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kSqlite) {
+      spec_ = "sqlite:" + path_;
+      return;
+    }
+    server_dsn_ = PostgresServerDsn();
+    ASSERT_FALSE(server_dsn_.empty())
+        << "MW_TEST_POSTGRES_DSN is not set: the PostgreSQL tests need a server. Run them "
+           "through ctest (the fixture.postgres.start test starts one), or start one with "
+           "`python3 tests/integration/mwpostgres.py start DIR` and set "
+           "MW_TEST_POSTGRES_DSN=DIR/dsn";
+    static std::atomic<int> counter{0};
+    db_ = "mwtest_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    RawPostgres admin(server_dsn_);
+    admin.Exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+    ASSERT_EQ(admin.Exec("CREATE DATABASE " + db_ + " TEMPLATE template0"), "");
+    spec_ = WithDatabase(server_dsn_, db_);
+  }
+
+  void TearDown() override {
+    if (db_.empty()) return;
+    RawPostgres(server_dsn_).Exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+  }
+
+  bool postgres() const { return GetParam() == Backend::kPostgres; }
+
+  Result<std::unique_ptr<AccountDirectory>> TryOpen(int64_t timeout_ms = 2000,
+                                                    int connections = 4) {
+    AccountDirectoryOptions options;
+    options.timeout_ms = timeout_ms;
+    options.max_connections = connections;
+    return OpenAccountDirectory(spec_, options);
+  }
+
+  std::unique_ptr<AccountDirectory> OpenOrDie(int64_t timeout_ms = 2000, int connections = 4) {
+    auto d = TryOpen(timeout_ms, connections);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+
+  std::unique_ptr<RawSession> Raw() {
+    if (postgres()) return std::make_unique<RawPostgres>(spec_);
+    return std::make_unique<RawSqlite>(path_);
+  }
+
+  static Result<int> SchemaVersion(const AccountDirectory& d) {
+    if (auto* pg = dynamic_cast<const PgAccountDirectory*>(&d)) return pg->SchemaVersion();
+    return dynamic_cast<const SqliteAccountDirectory&>(d).SchemaVersion();
+  }
+  int LatestSchemaVersion() const {
+    return postgres() ? PgAccountDirectory::LatestSchemaVersion()
+                      : SqliteAccountDirectory::LatestSchemaVersion();
+  }
+
   TempDir dir_;
   std::string path_ = dir_.Path("accounts.db");
+  std::string server_dsn_;  // PostgreSQL: the fixture's server
+  std::string db_;          // PostgreSQL: this test's database
+  std::string spec_;        // accounts.database of this test's store
 };
 
-TEST_F(AccountStoreTest, MigratesAFreshDatabaseInWalMode) {
-  auto d = OpenOrDie(path_);
-  ASSERT_NE(d, nullptr);
-  auto version = d->SchemaVersion();
-  ASSERT_TRUE(version.ok());
-  EXPECT_EQ(*version, SqliteAccountDirectory::LatestSchemaVersion());
-  RawDb raw(path_);
-  EXPECT_EQ(raw.Scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                       "('accounts', 'aliases', 'usage', 'schema_version')"),
-            "4");
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL";
 }
 
-TEST_F(AccountStoreTest, ReopeningAMigratedDatabaseKeepsDataAndAppliesNothingTwice) {
-  ASSERT_TRUE(OpenOrDie(path_)->Add(MakeAccount("a@example.org")).ok());
-  auto again = OpenOrDie(path_);
+INSTANTIATE_TEST_SUITE_P(Stores, AccountStoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
+
+// The tables of a fresh store, whichever the backend.
+TEST_P(AccountStoreTest, MigratesAFreshDatabase) {
+  auto d = OpenOrDie();
+  ASSERT_NE(d, nullptr);
+  auto version = SchemaVersion(*d);
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, LatestSchemaVersion());
+  const std::string tables =
+      postgres() ? "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                   "current_schema() AND table_name IN "
+                   "('accounts', 'aliases', 'usage', 'schema_version')"
+                 : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                   "('accounts', 'aliases', 'usage', 'schema_version')";
+  EXPECT_EQ(Raw()->Scalar(tables), "4");
+}
+
+TEST_P(AccountStoreTest, ReopeningAMigratedDatabaseKeepsDataAndAppliesNothingTwice) {
+  ASSERT_TRUE(OpenOrDie()->Add(MakeAccount("a@example.org")).ok());
+  auto again = OpenOrDie();
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(*again->SchemaVersion(), SqliteAccountDirectory::LatestSchemaVersion());
+  EXPECT_EQ(*SchemaVersion(*again), LatestSchemaVersion());
   auto found = again->Find("a@example.org");
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(found->has_value());
-  RawDb raw(path_);
-  EXPECT_EQ(raw.Scalar("SELECT count(*) FROM schema_version"),
-            std::to_string(SqliteAccountDirectory::LatestSchemaVersion()));
+  EXPECT_EQ(Raw()->Scalar("SELECT count(*) FROM schema_version"),
+            std::to_string(LatestSchemaVersion()));
 }
 
-TEST_F(AccountStoreTest, RefusesADatabaseFromANewerVersion) {
-  OpenOrDie(path_);
-  RawDb(path_).Exec("INSERT INTO schema_version VALUES (999, 'future', 0)");
-  auto d = SqliteAccountDirectory::Open(path_, {});
+// Daemons starting together on a fresh store: each migration is applied once, and every
+// one of them opens the store.
+TEST_P(AccountStoreTest, ConcurrentOpensMigrateOnce) {
+  std::vector<std::thread> openers;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    openers.emplace_back([&] {
+      auto d = TryOpen(5000, 1);
+      if (!d.ok()) {
+        ADD_FAILURE() << d.status().ToString();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : openers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Raw()->Scalar("SELECT count(*) FROM schema_version"),
+            std::to_string(LatestSchemaVersion()));
+}
+
+TEST_P(AccountStoreTest, RefusesADatabaseFromANewerVersion) {
+  OpenOrDie();
+  EXPECT_EQ(Raw()->Exec("INSERT INTO schema_version VALUES (999, 'future', 0)"), "");
+  auto d = TryOpen();
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), Status::Code::kUnavailable);
   EXPECT_NE(d.status().message().find("schema version 999 is newer"), std::string::npos)
       << d.status().message();
 }
 
-TEST_F(AccountStoreTest, AFileThatCannotBeOpenedIsUnavailableNamingIt) {
-  auto d = OpenAccountDirectory("sqlite:" + dir_.Path("missing-dir/accounts.db"));
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.status().code(), Status::Code::kUnavailable);
-  EXPECT_NE(d.status().message().find("missing-dir/accounts.db"), std::string::npos);
-  EXPECT_EQ(OpenAccountDirectory("postgresql://db/accounts").status().code(),
-            Status::Code::kInvalidArgument);
-  EXPECT_EQ(OpenAccountDirectory("sqlite:").status().code(), Status::Code::kInvalidArgument);
-}
-
-TEST_F(AccountStoreTest, StoresEveryField) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, StoresEveryField) {
+  auto d = OpenOrDie();
   Account a = MakeAccount("boss@example.org", {"director@example.org"});
   a.kind = AccountKind::kUnit;
   a.role = AccountRole::kAdmin;
@@ -152,8 +289,8 @@ TEST_F(AccountStoreTest, StoresEveryField) {
   EXPECT_EQ(b.aliases, std::vector<std::string>{"director@example.org"});
 }
 
-TEST_F(AccountStoreTest, FindIsCaseInsensitiveAndResolvesAliases) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, FindIsCaseInsensitiveAndResolvesAliases) {
+  auto d = OpenOrDie();
   ASSERT_TRUE(d->Add(MakeAccount("Alice@Example.ORG", {"A.Smith@example.org"})).ok());
   for (const char* query : {"alice@example.org", "ALICE@EXAMPLE.ORG", " <alice@example.org> ",
                             "a.smith@EXAMPLE.org", "<A.SMITH@example.org>"}) {
@@ -168,8 +305,8 @@ TEST_F(AccountStoreTest, FindIsCaseInsensitiveAndResolvesAliases) {
   EXPECT_FALSE(unknown->has_value());
 }
 
-TEST_F(AccountStoreTest, AnAddressBelongsToOneAccountOnly) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, AnAddressBelongsToOneAccountOnly) {
+  auto d = OpenOrDie();
   ASSERT_TRUE(d->Add(MakeAccount("a@example.org", {"info@example.org"})).ok());
   EXPECT_EQ(d->Add(MakeAccount("A@example.org")).code(), Status::Code::kAlreadyExists);
   Status as_alias = d->Add(MakeAccount("b@example.org", {"a@example.org"}));
@@ -184,8 +321,8 @@ TEST_F(AccountStoreTest, AnAddressBelongsToOneAccountOnly) {
   EXPECT_FALSE(d->Find("b@example.org")->has_value());
 }
 
-TEST_F(AccountStoreTest, UpdateReplacesFieldsAndAliases) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, UpdateReplacesFieldsAndAliases) {
+  auto d = OpenOrDie();
   ASSERT_TRUE(d->Add(MakeAccount("a@example.org", {"old@example.org"})).ok());
   Account a = MakeAccount("a@example.org", {"new1@example.org", "new2@example.org"});
   a.quota_bytes = 1024;
@@ -195,8 +332,8 @@ TEST_F(AccountStoreTest, UpdateReplacesFieldsAndAliases) {
   EXPECT_EQ(d->Update(MakeAccount("nobody@example.org")).code(), Status::Code::kNotFound);
 }
 
-TEST_F(AccountStoreTest, RefusesValuesThatCannotBeUsed) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, RefusesValuesThatCannotBeUsed) {
+  auto d = OpenOrDie();
   for (const char* bad :
        {"", "no-at-sign", "@example.org", "a@", "a@b@c", "a b@example.org", "a,b@example.org"}) {
     EXPECT_EQ(d->Add(MakeAccount(bad)).code(), Status::Code::kInvalidArgument) << bad;
@@ -209,18 +346,23 @@ TEST_F(AccountStoreTest, RefusesValuesThatCannotBeUsed) {
   Account negative = MakeAccount("a@example.org");
   negative.quota_bytes = -1;
   EXPECT_EQ(d->Add(negative).code(), Status::Code::kInvalidArgument);
-  EXPECT_TRUE(d->List()->empty());
+  // Quotes and backslashes are data, bound as values (never part of the SQL).
+  Account quoted = MakeAccount("o'brien@example.org");
+  quoted.state_reason = "it's a \\ test'); DROP TABLE accounts; --";
+  ASSERT_TRUE(d->Add(quoted).ok());
+  EXPECT_EQ((*d->Find("O'Brien@example.org"))->state_reason, quoted.state_reason);
+  EXPECT_EQ(d->List()->size(), 1u);
 }
 
-TEST_F(AccountStoreTest, UsageAndLogins) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, UsageAndLogins) {
+  auto d = OpenOrDie();
   ASSERT_TRUE(d->Add(MakeAccount("a@example.org")).ok());
   EXPECT_FALSE(d->Usage("a@example.org")->has_value());
   ASSERT_TRUE(d->SetUsage("A@example.org", {1000, 3}).ok());
-  ASSERT_TRUE(d->SetUsage("a@example.org", {2000, 4}).ok());
+  ASSERT_TRUE(d->SetUsage("a@example.org", {int64_t{3} << 40, 4}).ok());  // beyond 32 bits
   auto usage = d->Usage("a@example.org");
   ASSERT_TRUE(usage.ok() && usage->has_value());
-  EXPECT_EQ((*usage)->bytes, 2000);
+  EXPECT_EQ((*usage)->bytes, int64_t{3} << 40);
   EXPECT_EQ((*usage)->messages, 4);
   EXPECT_EQ(d->SetUsage("nobody@example.org", {1, 1}).code(), Status::Code::kNotFound);
   EXPECT_EQ(d->SetUsage("a@example.org", {-1, 0}).code(), Status::Code::kInvalidArgument);
@@ -231,8 +373,8 @@ TEST_F(AccountStoreTest, UsageAndLogins) {
   EXPECT_EQ(d->RecordLogin("nobody@example.org", 1).code(), Status::Code::kNotFound);
 }
 
-TEST_F(AccountStoreTest, ImportIsAllOrNothing) {
-  auto d = OpenOrDie(path_);
+TEST_P(AccountStoreTest, ImportIsAllOrNothing) {
+  auto d = OpenOrDie();
   ASSERT_TRUE(d->Add(MakeAccount("owner@example.org", {"taken@example.org"})).ok());
   std::vector<AccountDirectory::ImportRecord> records(3);
   records[0].account = MakeAccount("one@example.org");
@@ -265,8 +407,8 @@ TEST_F(AccountStoreTest, ImportIsAllOrNothing) {
 
 // Readers see each account whole (its row and its aliases from one snapshot) while a writer
 // keeps changing it, and none of them fails.
-TEST_F(AccountStoreTest, ConcurrentFindsWhileUpdating) {
-  auto d = OpenOrDie(path_, /*timeout_ms=*/5000, /*connections=*/4);
+TEST_P(AccountStoreTest, ConcurrentFindsWhileUpdating) {
+  auto d = OpenOrDie(/*timeout_ms=*/5000, /*connections=*/4);
   Account personal = MakeAccount("a@example.org", {"p@example.org"});
   Account unit = MakeAccount("a@example.org", {"u1@example.org", "u2@example.org"});
   unit.kind = AccountKind::kUnit;
@@ -301,14 +443,42 @@ TEST_F(AccountStoreTest, ConcurrentFindsWhileUpdating) {
   EXPECT_GT(finds.load(), 0);
 }
 
+// ---- SQLite only -------------------------------------------------------------------------
+
+class SqliteAccountStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteAccountDirectory> OpenOrDie(int64_t timeout_ms = 2000) {
+    auto d = SqliteAccountDirectory::Open(path_, {.timeout_ms = timeout_ms});
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+  TempDir dir_;
+  std::string path_ = dir_.Path("accounts.db");
+};
+
+TEST_F(SqliteAccountStoreTest, UsesAWalJournal) {
+  ASSERT_NE(OpenOrDie(), nullptr);
+  EXPECT_EQ(RawSqlite(path_).Scalar("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteAccountStoreTest, AFileThatCannotBeOpenedIsUnavailableNamingIt) {
+  auto d = OpenAccountDirectory("sqlite:" + dir_.Path("missing-dir/accounts.db"));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(d.status().message().find("missing-dir/accounts.db"), std::string::npos);
+  EXPECT_EQ(OpenAccountDirectory("mysql://db/accounts").status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(OpenAccountDirectory("sqlite:").status().code(), Status::Code::kInvalidArgument);
+}
+
 // Another process holding the file locked: the call gives up at its budget, with kTimeout.
-TEST_F(AccountStoreTest, ALockedDatabaseTimesOutWithinTheBudget) {
+TEST_F(SqliteAccountStoreTest, ALockedDatabaseTimesOutWithinTheBudget) {
   constexpr int64_t kBudgetMs = 150;
-  auto d = OpenOrDie(path_, kBudgetMs);
+  auto d = OpenOrDie(kBudgetMs);
   ASSERT_TRUE(d->Add(MakeAccount("a@example.org")).ok());
 
   {
-    RawDb writer(path_);
+    RawSqlite writer(path_);
     ASSERT_EQ(writer.Exec("BEGIN IMMEDIATE"), "");
     auto start = std::chrono::steady_clock::now();
     Status s = d->Update(MakeAccount("a@example.org"));
@@ -324,7 +494,7 @@ TEST_F(AccountStoreTest, ALockedDatabaseTimesOutWithinTheBudget) {
   // whole file exclusively. Opening the store then gives up at its open budget.
   d.reset();
   {
-    RawDb exclusive(path_);
+    RawSqlite exclusive(path_);
     ASSERT_EQ(exclusive.Exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
                              "UPDATE accounts SET role = 'admin'"),
               "");
@@ -337,9 +507,96 @@ TEST_F(AccountStoreTest, ALockedDatabaseTimesOutWithinTheBudget) {
         << blocked.status().ToString();
     EXPECT_LT(took, milliseconds(SqliteAccountDirectory::kOpenTimeoutMs + 1000));
   }
-  d = OpenOrDie(path_, kBudgetMs);
+  d = OpenOrDie(kBudgetMs);
   ASSERT_NE(d, nullptr);
   EXPECT_TRUE(d->Find("a@example.org").ok());  // the lock gone, the store works again
+}
+
+// ---- PostgreSQL only ---------------------------------------------------------------------
+
+class PgAccountStoreTest : public AccountStoreTest {};
+INSTANTIATE_TEST_SUITE_P(Stores, PgAccountStoreTest, ::testing::Values(Backend::kPostgres),
+                         BackendName);
+
+// Another session holding the table locked: every call, reader or writer, gives up at its
+// budget with kTimeout (its statement cancelled), and the pool works again once the lock
+// is gone.
+TEST_P(PgAccountStoreTest, ALockedTableTimesOutWithinTheBudgetAndThePoolRecovers) {
+  constexpr int64_t kBudgetMs = 150;
+  auto d = OpenOrDie(kBudgetMs, /*connections=*/2);
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(d->Add(MakeAccount("a@example.org")).ok());
+  {
+    auto locker = Raw();
+    ASSERT_EQ(locker->Exec("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE"), "");
+    for (int i = 0; i < 3; ++i) {  // more calls than connections: none is lost to the lock
+      auto start = std::chrono::steady_clock::now();
+      Status s =
+          i == 1 ? d->Find("a@example.org").status() : d->Update(MakeAccount("a@example.org"));
+      auto took = std::chrono::steady_clock::now() - start;
+      EXPECT_EQ(s.code(), Status::Code::kTimeout) << s.ToString();
+      EXPECT_GE(took, milliseconds(kBudgetMs - 10));
+      EXPECT_LT(took, milliseconds(kBudgetMs + 1000));
+    }
+    locker->Exec("ROLLBACK");
+  }
+  auto found = d->Find("a@example.org");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->has_value());
+  EXPECT_TRUE(d->Update(MakeAccount("a@example.org")).ok());
+  // Nothing was left waiting on the server: no session of ours still runs a statement.
+  EXPECT_EQ(Raw()->Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND state = 'active' AND pid <> pg_backend_pid()"),
+            "0");
+}
+
+// The server drops the connections (a restart does that): the call that finds its
+// connection dead is kUnavailable, the next one connects again.
+TEST_P(PgAccountStoreTest, ALostConnectionIsReopenedOnTheNextCall) {
+  auto d = OpenOrDie(1000, 4);
+  ASSERT_TRUE(d->Add(MakeAccount("a@example.org")).ok());
+  auto killed = Raw()->Scalar(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid()");
+  EXPECT_NE(killed, "0");
+  auto lost = d->Find("a@example.org");
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().code(), Status::Code::kUnavailable) << lost.status().ToString();
+  EXPECT_NE(lost.status().message().find("accounts store 127.0.0.1"), std::string::npos)
+      << lost.status().message();
+  auto again = d->Find("a@example.org");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->has_value());
+}
+
+// A server that is not there: kUnavailable within the budget, naming host and database but
+// never the password. A URI libpq cannot parse is kInvalidArgument.
+TEST(PgAccountStoreOpenTest, AnUnreachableServerIsUnavailableWithoutThePassword) {
+  auto start = std::chrono::steady_clock::now();
+  auto d = OpenAccountDirectory("postgresql://mailwarden:s3cret@127.0.0.1:1/accounts",
+                                {.timeout_ms = 300});
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(d.status().code() == Status::Code::kUnavailable ||
+              d.status().code() == Status::Code::kTimeout)
+      << d.status().ToString();
+  EXPECT_NE(d.status().message().find("accounts store 127.0.0.1:1/accounts"), std::string::npos)
+      << d.status().message();
+  EXPECT_EQ(d.status().message().find("s3cret"), std::string::npos) << d.status().message();
+  EXPECT_LT(took, milliseconds(PgAccountDirectory::kOpenTimeoutMs + 1000));
+  auto bad = OpenAccountDirectory("postgresql://h/db?no_such_option=1");
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument) << bad.status().ToString();
+  EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos);
+}
+
+TEST(AccountDirectorySpecTest, ALoggedSpecHoldsNoPassword) {
+  EXPECT_EQ(AccountDirectorySpecForLog("postgresql://mw:s3cret@db.example.org:5433/mail"),
+            "postgresql://mw:***@db.example.org:5433/mail");
+  EXPECT_EQ(
+      AccountDirectorySpecForLog("postgres://db/mail?user=mw&password=s3cret&sslmode=require"),
+      "postgres://db/mail?user=mw&password=***&sslmode=require");
+  EXPECT_EQ(AccountDirectorySpecForLog("postgresql://mw@db/mail"), "postgresql://mw@db/mail");
+  EXPECT_EQ(AccountDirectorySpecForLog("sqlite:/var/lib/a:b@c.db"), "sqlite:/var/lib/a:b@c.db");
 }
 
 // ---- CSV ------------------------------------------------------------------------------

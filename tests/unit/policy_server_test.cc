@@ -1,12 +1,16 @@
 // The policy server end to end on a unix socket: a real event loop in a thread, real
-// client sockets, no signals (Stop() ends it).
+// client sockets, no signals (Stop() ends it). The worker pool is driven through a rate
+// counter store that holds requests of "slow" senders at a gate, so the tests decide when
+// a slow evaluation ends instead of guessing with sleeps.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -15,6 +19,7 @@
 #include "common/daemon.h"
 #include "policyd/reload.h"
 #include "policyd/server.h"
+#include "policyd/store/rate_counters.h"
 #include "tests/unit/test_files.h"
 
 namespace mailwarden {
@@ -30,6 +35,56 @@ constexpr const char* kBlocked =
     "recipient=r@bacgiang.gov.vn\nqueue_id=Q1\nclient_address=127.0.0.1\n\n";
 constexpr const char* kRejectLine =
     "action=550 5.7.1 sender blocked by policy (mailwarden rule sender-blocklist)\n\n";
+
+// A rate counter store whose reads for keys containing "slow" wait: for `delay` when the
+// gate is open, else until it opens (at most 10 s, so a broken test cannot hang).
+class GatedCounters : public RateCounterStore {
+ public:
+  Result<RateUsage> Add(std::string_view, const RateWindow&, const RateUsage& delta,
+                        int64_t) override {
+    return delta;
+  }
+  Result<RateUsage> Read(std::string_view key, const RateWindow&, int64_t) const override {
+    if (key.find("slow") == std::string_view::npos) return RateUsage{};
+    std::unique_lock<std::mutex> lock(mu_);
+    ++started_;
+    changed_.notify_all();
+    if (open_) {
+      lock.unlock();
+      std::this_thread::sleep_for(delay_);
+    } else {
+      changed_.wait_for(lock, std::chrono::seconds(10), [this] { return open_; });
+    }
+    ++finished_;
+    return RateUsage{};
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Waits (at most 5 s) until `n` slow reads have started; false on timeout.
+  bool WaitStarted(int n) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(5), [&] { return started_ >= n; });
+  }
+  int finished() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  mutable int started_ = 0;
+  mutable int finished_ = 0;
+  bool open_ = true;
+  std::chrono::milliseconds delay_{100};
+};
 
 // A client socket with a receive timeout, so a broken server fails the test instead of
 // hanging it.
@@ -89,21 +144,45 @@ class Client {
   bool connected_ = false;
 };
 
+struct ServerSetup {
+  // With a store: a rate_limit rule keyed on the sender reads `counters_` (so requests
+  // go to the worker pool), besides the sender blocklist.
+  bool with_store = false;
+  bool pool_every_request = false;
+};
+
 class PolicyServerTest : public ::testing::Test {
  protected:
   // Starts a server with `policyd` options (YAML lines under "policyd:").
-  void Start(const std::string& policyd = "") {
-    rules_file_ = dir_.Write("rules.yaml",
-                             "version: 1\nrules:\n  - id: sender-blocklist\n"
-                             "    check: sender_blocklist\n    senders: [\"@spam.example\"]\n");
+  void Start(const std::string& policyd = "", ServerSetup setup = {}) {
+    std::string rules_text =
+        "version: 1\nrules:\n  - id: sender-blocklist\n"
+        "    check: sender_blocklist\n    senders: [\"@spam.example\"]\n";
+    if (setup.with_store) {
+      rules_text +=
+          "  - id: rate\n    check: rate_limit\n    key: sender\n    max_messages: 1000\n";
+    }
+    rules_file_ = dir_.Write("rules.yaml", rules_text);
     socket_ = dir_.Path("policy.sock");
     config_ = dir_.Write(
         "c.yaml", "version: 1\nrule_files: [rules.yaml]\npolicyd:\n  listen: unix:" + socket_ +
                       "\n" + policyd + "log:\n  path: " + dir_.Path("decisions.json") + "\n");
-    auto rules = LoadPolicyRules({config_, ""});
-    ASSERT_TRUE(rules.ok()) << rules.status().message();
-    rules_.Replace(*rules);
-    auto log = DecisionLog::Open((*rules)->config().log);
+    std::shared_ptr<const PolicyRules> built;
+    if (setup.with_store) {
+      auto config = LoadConfig(config_);
+      ASSERT_TRUE(config.ok()) << config.status().message();
+      PolicyServices services;
+      services.rate_counters = counters_;
+      auto rules = PolicyRules::Build(*config, services);
+      ASSERT_TRUE(rules.ok()) << rules.status().message();
+      built = *rules;
+    } else {
+      auto rules = LoadPolicyRules({config_, ""});
+      ASSERT_TRUE(rules.ok()) << rules.status().message();
+      built = *rules;
+    }
+    rules_.Replace(built);
+    auto log = DecisionLog::Open(built->config().log);
     ASSERT_TRUE(log.ok());
     log_.Replace(std::shared_ptr<DecisionLog>(std::move(log).value()));
     auto spec = ParseSocketSpec("unix:" + socket_);
@@ -112,6 +191,7 @@ class PolicyServerTest : public ::testing::Test {
     PolicyServer::Hooks hooks{&rules_, &log_, nullptr};
     PolicyServer::Options options;
     options.handle_signals = false;
+    options.pool_every_request = setup.pool_every_request;
     auto server = PolicyServer::Create(UniqueFd(*fd), hooks, options);
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(server).value();
@@ -119,6 +199,7 @@ class PolicyServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    counters_->Open();  // a test that failed half-way must not leave a worker waiting
     if (thread_.joinable()) {
       server_->Stop();
       thread_.join();
@@ -139,6 +220,7 @@ class PolicyServerTest : public ::testing::Test {
   std::unique_ptr<PolicyServer> server_;
   std::thread thread_;
   Status run_status_;
+  std::shared_ptr<GatedCounters> counters_ = std::make_shared<GatedCounters>();
 };
 
 TEST_F(PolicyServerTest, AnswersAndKeepsTheConnection) {
@@ -274,6 +356,159 @@ TEST_F(PolicyServerTest, ReloaderRunsInItsOwnThread) {
   }
   Client c(socket_);
   EXPECT_EQ(c.Ask(kBlocked), "action=DUNNO\n\n");
+}
+
+// ---- the worker pool ----------------------------------------------------------------------
+
+constexpr const char* kSlow =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=slow@example.org\n"
+    "recipient=r@bacgiang.gov.vn\nclient_address=127.0.0.1\n\n";
+// Slow, and refused: tells its answer apart from kGood's in an ordering test.
+constexpr const char* kSlowBlocked =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=slow@spam.example\n"
+    "recipient=r@bacgiang.gov.vn\nclient_address=127.0.0.1\n\n";
+
+TEST_F(PolicyServerTest, SlowRuleOnOneConnectionDoesNotDelayAnother) {
+  Start("  workers: 2\n", {.with_store = true});
+  counters_->Close();
+  Client slow(socket_), fast(socket_);
+  ASSERT_TRUE(slow.Send(kSlow));
+  ASSERT_TRUE(counters_->WaitStarted(1));
+  // The slow request holds a worker (and would hold the loop if evaluated there); the
+  // other connection is answered meanwhile, more than once.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(fast.Ask(kGood), "action=DUNNO\n\n");
+    EXPECT_EQ(fast.Ask(kBlocked), kRejectLine);
+  }
+  EXPECT_EQ(counters_->finished(), 0);
+  counters_->Open();
+  EXPECT_EQ(slow.Read(1), "action=DUNNO\n\n");
+  EXPECT_EQ(server_->counters().requests.load(), 7u);
+}
+
+TEST_F(PolicyServerTest, SleepingRuleAnswersInTime) {
+  // The gate open: each slow read sleeps ~100 ms. Four connections with a slow request
+  // each and four workers: the answers overlap instead of queueing behind one another.
+  Start("  workers: 4\n", {.with_store = true});
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(std::make_unique<Client>(socket_));
+  auto start = std::chrono::steady_clock::now();
+  for (auto& c : clients) ASSERT_TRUE(c->Send(kSlow));
+  Client fast(socket_);
+  EXPECT_EQ(fast.Ask(kGood), "action=DUNNO\n\n");
+  for (auto& c : clients) EXPECT_EQ(c->Read(1), "action=DUNNO\n\n");
+  // Serially 400 ms; generous bound, no timing assertion beyond "not queued forever".
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST_F(PolicyServerTest, PipelinedRequestsThroughThePoolKeepTheirOrder) {
+  Start("", {.with_store = true});
+  Client c(socket_);
+  // Slow ones first: a later, fast request must not overtake them.
+  ASSERT_TRUE(c.Send(std::string(kSlowBlocked) + kGood + kSlow + kBlocked + kSlowBlocked + kGood));
+  EXPECT_EQ(c.Read(6), std::string(kRejectLine) + "action=DUNNO\n\n" + "action=DUNNO\n\n" +
+                           kRejectLine + kRejectLine + "action=DUNNO\n\n");
+}
+
+TEST_F(PolicyServerTest, PipelinedMemoryRulesThroughThePoolKeepTheirOrder) {
+  Start("", {.pool_every_request = true});
+  Client c(socket_);
+  std::string burst, expected;
+  for (int i = 0; i < 200; ++i) {
+    burst += i % 3 == 0 ? kBlocked : kGood;
+    expected += i % 3 == 0 ? std::string(kRejectLine) : std::string("action=DUNNO\n\n");
+  }
+  ASSERT_TRUE(c.Send(burst));
+  EXPECT_EQ(c.Read(200), expected);
+}
+
+TEST_F(PolicyServerTest, ClientThatDoesNotReadIsThrottledThroughThePool) {
+  Start("", {.pool_every_request = true});
+  Client c(socket_);
+  constexpr int kRequests = 5000;
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) burst += kBlocked;
+  std::thread sender([&] { EXPECT_TRUE(c.Send(burst)); });
+  std::this_thread::sleep_for(200ms);
+  std::string answers = c.Read(kRequests);
+  sender.join();
+  size_t count = 0;
+  for (size_t pos = answers.find(kRejectLine); pos != std::string::npos;
+       pos = answers.find(kRejectLine, pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, static_cast<size_t>(kRequests));
+  EXPECT_EQ(server_->counters().requests.load(), static_cast<uint64_t>(kRequests));
+}
+
+TEST_F(PolicyServerTest, BadInputAfterAPooledRequestClosesAfterItsAnswer) {
+  Start("", {.with_store = true});
+  counters_->Close();
+  Client c(socket_);
+  ASSERT_TRUE(c.Send(std::string(kSlow) + "this is not a policy request\n\n"));
+  ASSERT_TRUE(counters_->WaitStarted(1));
+  counters_->Open();
+  EXPECT_EQ(c.Read(1), "action=DUNNO\n\n");
+  EXPECT_TRUE(c.ClosedByServer());
+  EXPECT_EQ(server_->counters().protocol_errors.load(), 1u);
+}
+
+TEST_F(PolicyServerTest, ClientClosingMidEvaluationDropsTheAnswer) {
+  Start("", {.with_store = true});
+  counters_->Close();
+  {
+    Client gone(socket_);
+    ASSERT_TRUE(gone.Send(std::string(kSlow) + kGood));
+    ASSERT_TRUE(counters_->WaitStarted(1));
+  }  // closed while its request is in a worker, with another waiting behind it
+  Client other(socket_);
+  EXPECT_EQ(other.Ask(kGood), "action=DUNNO\n\n");
+  counters_->Open();
+  for (int i = 0; i < 500 && counters_->finished() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(counters_->finished(), 1);
+  // The late answer went nowhere; the server serves on, and only answers sent count.
+  EXPECT_EQ(other.Ask(kBlocked), kRejectLine);
+  EXPECT_EQ(server_->counters().requests.load(), 2u);
+}
+
+TEST_F(PolicyServerTest, StopAnswersRequestsInWorkersFirst) {
+  Start("", {.with_store = true});
+  counters_->Close();
+  Client busy(socket_), idle(socket_);
+  ASSERT_EQ(idle.Ask(kGood), "action=DUNNO\n\n");
+  // One request in a worker, one waiting behind it on the same connection.
+  ASSERT_TRUE(busy.Send(std::string(kSlowBlocked) + kGood));
+  ASSERT_TRUE(counters_->WaitStarted(1));
+  server_->Stop();
+  EXPECT_TRUE(idle.ClosedByServer());
+  counters_->Open();
+  EXPECT_EQ(busy.Read(2), std::string(kRejectLine) + "action=DUNNO\n\n");
+  EXPECT_TRUE(busy.ClosedByServer());
+  thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  EXPECT_EQ(server_->counters().requests.load(), 3u);
+}
+
+TEST_F(PolicyServerTest, StopWaitsNoLongerThanShutdownTimeout) {
+  Start("  shutdown_timeout: 1s\n", {.with_store = true});
+  counters_->Close();
+  Client busy(socket_);
+  ASSERT_TRUE(busy.Send(kSlow));
+  ASSERT_TRUE(counters_->WaitStarted(1));
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_TRUE(busy.ClosedByServer());  // after the timeout, without an answer
+  counters_->Open();                   // lets Run() join the worker
+  thread_.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s + 5s);
+  EXPECT_EQ(server_->counters().requests.load(), 0u);
+}
+
+TEST_F(PolicyServerTest, NoWorkersEvaluatesInline) {
+  Start("  workers: 0\n", {.with_store = true});
+  Client c(socket_);
+  EXPECT_EQ(c.Ask(kSlowBlocked), kRejectLine);
+  EXPECT_EQ(c.Ask(kGood), "action=DUNNO\n\n");
 }
 
 }  // namespace

@@ -1,9 +1,20 @@
-// Sender rate limits: the window arithmetic, the SQLite counter store on a real file
-// (isolation, persistence, concurrency, expiry, migrations) and the rate_limit rule through
-// PolicyRules with an injected clock.
+// Sender rate limits: the window arithmetic, the counter stores (the same cases on a real
+// SQLite file and a real Redis server: isolation, persistence, concurrency; then what is
+// particular to each: purge, locks and migrations for SQLite; expiry, AUTH/SELECT, a killed
+// or silent server for Redis) and the rate_limit rule through PolicyRules with an injected
+// clock. The Redis cases need a server: MW_TEST_REDIS_URL, or the ctest fixture (redis).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +22,8 @@
 
 #include "policyd/policy_rules.h"
 #include "policyd/store/rate_counters.h"
+#include "policyd/store/redis_client.h"
+#include "policyd/store/redis_rate_counters.h"
 #include "policyd/store/sqlite_rate_counters.h"
 #include "tests/unit/test_files.h"
 
@@ -48,60 +61,129 @@ TEST(RateWindowTest, ShortAndUnevenWindows) {
   EXPECT_EQ(RateWindow{60}.BucketStart(-1), -5);  // floors before the epoch too
 }
 
-TEST(RateCounterStoreTest, CountsForAtLeastTheWindowAndAtMostABucketMore) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Path("rl.db"));
-  RateWindow w{3600};
-  ASSERT_TRUE(store->Add("k", w, Message(2, 100), kNow + 10).ok());
-  // Still counted one window later...
-  EXPECT_EQ(store->Read("k", w, kNow + 10 + 3600)->messages, 1);
-  // ...and up to the end of its bucket's reach, then no more.
-  EXPECT_EQ(store->Read("k", w, kNow + 3600 + 299)->messages, 1);
-  EXPECT_EQ(store->Read("k", w, kNow + 3600 + 300)->messages, 0);
+// ---- the stores: the same cases against SQLite and Redis -------------------------------
+
+// The Redis server of the unit tests: $MW_TEST_REDIS_URL, or the URL in the file
+// $MW_TEST_REDIS_URL_FILE (written by the ctest fixture fixture.redis.start); "" when neither.
+std::string TestRedisUrl() {
+  if (const char* url = getenv("MW_TEST_REDIS_URL"); url && *url) return url;
+  if (const char* file = getenv("MW_TEST_REDIS_URL_FILE"); file && *file) {
+    std::string url = testing::ReadFile(file);
+    while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
+    return url;
+  }
+  return "";
 }
 
-TEST(RateCounterStoreTest, AddReturnsTheWindowTotalWithTheDelta) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Path("rl.db"));
+constexpr char kNoRedis[] =
+    "no Redis for the tests: set MW_TEST_REDIS_URL=redis://127.0.0.1:PORT (e.g. from "
+    "python3 tests/integration/mwredis.py start DIR; DIR/url), or run them through ctest, "
+    "whose fixture fixture.redis.start provides one";
+
+std::unique_ptr<RedisRateCounterStore> OpenRedisOrDie(const std::string& url,
+                                                      int64_t timeout_ms = 2000) {
+  auto store = RedisRateCounterStore::Open(url, {.timeout_ms = timeout_ms});
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+// A key no other test (or earlier run) uses: the Redis server is shared.
+std::string UniqueKey(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return std::string(info->test_suite_name()) + "." + info->name() + "|" +
+         std::to_string(getpid()) + "." +
+         std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "." +
+         std::to_string(counter++) + "|" + name;
+}
+
+// GetParam(): "sqlite" or "redis".
+class RateCounterStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "redis") {
+      url_ = TestRedisUrl();
+      ASSERT_FALSE(url_.empty()) << kNoRedis;
+    }
+  }
+  // Another store object on the same data: a new connection, as another process has.
+  std::unique_ptr<RateCounterStore> Open(int64_t timeout_ms = 2000) {
+    if (GetParam() == "redis") return OpenRedisOrDie(url_, timeout_ms);
+    return OpenOrDie(dir_.Path("rl.db"), timeout_ms);
+  }
+  std::string Key(const std::string& name) {
+    auto [it, fresh] = keys_.try_emplace(name);
+    if (fresh) it->second = UniqueKey(name);
+    return it->second;
+  }
+
+  TempDir dir_;
+  std::string url_;
+  std::map<std::string, std::string> keys_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, RateCounterStoreTest, ::testing::Values("sqlite", "redis"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(RateCounterStoreTest, CountsForAtLeastTheWindowAndAtMostABucketMore) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  RateWindow w{3600};
+  ASSERT_TRUE(store->Add(Key("k"), w, Message(2, 100), kNow + 10).ok());
+  // Still counted one window later...
+  EXPECT_EQ(store->Read(Key("k"), w, kNow + 10 + 3600)->messages, 1);
+  // ...and up to the end of its bucket's reach, then no more.
+  EXPECT_EQ(store->Read(Key("k"), w, kNow + 3600 + 299)->messages, 1);
+  EXPECT_EQ(store->Read(Key("k"), w, kNow + 3600 + 300)->messages, 0);
+}
+
+TEST_P(RateCounterStoreTest, AddReturnsTheWindowTotalWithTheDelta) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   RateWindow w{600};
-  ASSERT_TRUE(store->Add("k", w, Message(3, 1000), kNow).ok());
-  ASSERT_TRUE(store->Add("k", w, Message(1, 10), kNow + 200).ok());  // another bucket
-  auto total = store->Add("k", w, Message(2, 5), kNow + 400);
+  ASSERT_TRUE(store->Add(Key("k"), w, Message(3, 1000), kNow).ok());
+  ASSERT_TRUE(store->Add(Key("k"), w, Message(1, 10), kNow + 200).ok());  // another bucket
+  auto total = store->Add(Key("k"), w, Message(2, 5), kNow + 400);
   ASSERT_TRUE(total.ok()) << total.status().message();
   EXPECT_EQ(*total, (RateUsage{3, 6, 1015}));
-  EXPECT_EQ(*store->Read("k", w, kNow + 650), (RateUsage{2, 3, 15}));  // first bucket gone
+  EXPECT_EQ(*store->Read(Key("k"), w, kNow + 650), (RateUsage{2, 3, 15}));  // first bucket gone
 }
 
-TEST(RateCounterStoreTest, KeysAreIsolated) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Path("rl.db"));
+TEST_P(RateCounterStoreTest, KeysAreIsolated) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   RateWindow w{3600};
-  ASSERT_TRUE(store->Add("r|sasl_username|alice", w, Message(1, 1), kNow).ok());
-  ASSERT_TRUE(store->Add("r|sasl_username|alice", w, Message(1, 1), kNow).ok());
-  ASSERT_TRUE(store->Add("r|sasl_username|bob", w, Message(1, 1), kNow).ok());
-  EXPECT_EQ(store->Read("r|sasl_username|alice", w, kNow)->messages, 2);
-  EXPECT_EQ(store->Read("r|sasl_username|bob", w, kNow)->messages, 1);
-  EXPECT_EQ(store->Read("r|sasl_username|carol", w, kNow)->messages, 0);
+  const std::string alice = Key("r|sasl_username|alice");
+  const std::string bob = Key("r|sasl_username|bob");
+  ASSERT_TRUE(store->Add(alice, w, Message(1, 1), kNow).ok());
+  ASSERT_TRUE(store->Add(alice, w, Message(1, 1), kNow).ok());
+  ASSERT_TRUE(store->Add(bob, w, Message(1, 1), kNow).ok());
+  EXPECT_EQ(store->Read(alice, w, kNow)->messages, 2);
+  EXPECT_EQ(store->Read(bob, w, kNow)->messages, 1);
+  EXPECT_EQ(store->Read(Key("r|sasl_username|carol"), w, kNow)->messages, 0);
+  // Keys that only a hash tag or a bucket suffix would confuse stay apart.
+  ASSERT_TRUE(store->Add(Key("x}:1"), w, Message(1, 1), kNow).ok());
+  EXPECT_EQ(store->Read(Key("x"), w, kNow)->messages, 0);
 }
 
-TEST(RateCounterStoreTest, CountersSurviveReopening) {
-  TempDir dir;
+TEST_P(RateCounterStoreTest, CountersSurviveReopening) {
   RateWindow w{3600};
   {
-    auto store = OpenOrDie(dir.Path("rl.db"));
-    ASSERT_TRUE(store->Add("k", w, Message(4, 400), kNow).ok());
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Add(Key("k"), w, Message(4, 400), kNow).ok());
   }
-  auto store = OpenOrDie(dir.Path("rl.db"));
-  EXPECT_EQ(*store->Read("k", w, kNow + 60), (RateUsage{1, 4, 400}));
-  EXPECT_EQ(*store->SchemaVersion(), SqliteRateCounterStore::LatestSchemaVersion());
+  auto store = Open();
+  EXPECT_EQ(*store->Read(Key("k"), w, kNow + 60), (RateUsage{1, 4, 400}));
 }
 
-TEST(RateCounterStoreTest, ConcurrentAddsAreExact) {
-  TempDir dir;
-  // Two store objects on one file: two connections, as two processes would have.
-  auto a = OpenOrDie(dir.Path("rl.db"));
-  auto b = OpenOrDie(dir.Path("rl.db"));
+TEST_P(RateCounterStoreTest, ConcurrentAddsAreExact) {
+  // Two store objects on the same data: two connections (pools), as two processes have.
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
   RateWindow w{3600};
+  const std::string key = Key("shared");
   constexpr int kThreads = 8;
   constexpr int kAdds = 50;
   std::vector<std::thread> threads;
@@ -110,17 +192,36 @@ TEST(RateCounterStoreTest, ConcurrentAddsAreExact) {
     threads.emplace_back([&, t] {
       RateCounterStore* store = t % 2 ? a.get() : b.get();
       for (int i = 0; i < kAdds; ++i) {
-        if (!store->Add("shared", w, Message(2, 10), kNow + i).ok()) ++failures;
+        if (!store->Add(key, w, Message(2, 10), kNow + i).ok()) ++failures;
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(*a->Read("shared", w, kNow + kAdds),
+  EXPECT_EQ(*a->Read(key, w, kNow + kAdds),
             (RateUsage{kThreads * kAdds, 2 * kThreads * kAdds, 10 * kThreads * kAdds}));
 }
 
-TEST(RateCounterStoreTest, ExpiredBucketsArePurged) {
+TEST_P(RateCounterStoreTest, BadKeysAndDeltasAreRefused) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Add("", RateWindow{60}, Message(1, 1), kNow).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(store->Read(std::string(2000, 'k'), RateWindow{60}, kNow).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(store->Add(Key("k"), RateWindow{60}, {-1, 0, 0}, kNow).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// ---- SQLite only -------------------------------------------------------------------------
+
+TEST(SqliteRateCounterStoreTest, SchemaVersionIsTheLatest) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("rl.db"));
+  EXPECT_EQ(*store->SchemaVersion(), SqliteRateCounterStore::LatestSchemaVersion());
+}
+
+TEST(SqliteRateCounterStoreTest, ExpiredBucketsArePurged) {
   TempDir dir;
   auto store = OpenOrDie(dir.Path("rl.db"));
   RateWindow w{60};  // 5 s buckets
@@ -131,7 +232,7 @@ TEST(RateCounterStoreTest, ExpiredBucketsArePurged) {
   EXPECT_EQ(*store->BucketCount(), 1);
 }
 
-TEST(RateCounterStoreTest, LockedFileTimesOutWithinTheBudget) {
+TEST(SqliteRateCounterStoreTest, LockedFileTimesOutWithinTheBudget) {
   TempDir dir;
   auto store = OpenOrDie(dir.Path("rl.db"), /*timeout_ms=*/50);
   sqlite3* other = nullptr;
@@ -147,7 +248,7 @@ TEST(RateCounterStoreTest, LockedFileTimesOutWithinTheBudget) {
   EXPECT_TRUE(store->Add("k", RateWindow{60}, Message(1, 1), kNow).ok());
 }
 
-TEST(RateCounterStoreTest, NewerSchemaIsRefused) {
+TEST(SqliteRateCounterStoreTest, NewerSchemaIsRefused) {
   TempDir dir;
   { OpenOrDie(dir.Path("rl.db")); }
   sqlite3* db = nullptr;
@@ -162,10 +263,197 @@ TEST(RateCounterStoreTest, NewerSchemaIsRefused) {
   EXPECT_NE(store.status().message().find("newer"), std::string::npos);
 }
 
-TEST(RateCounterStoreTest, SpecMustBeSqlite) {
+// ---- Redis only --------------------------------------------------------------------------
+
+TEST(RateCounterSpecTest, SqliteAndRedisFormsAreUnderstood) {
   EXPECT_TRUE(CheckRateCounterSpec("sqlite:/x/rl.db").ok());
-  EXPECT_EQ(OpenRateCounterStore("redis://x").status().code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(CheckRateCounterSpec("redis://127.0.0.1:6379").ok());
+  EXPECT_TRUE(CheckRateCounterSpec("redis://:secret@redis.example.org:6380/2").ok());
+  EXPECT_TRUE(CheckRateCounterSpec("redis+unix:/run/redis/redis.sock?db=3").ok());
+  Status bad = CheckRateCounterSpec("memcached://x");
+  EXPECT_EQ(bad.code(), Status::Code::kInvalidArgument);
+  for (const char* form : {"sqlite:", "redis://", "redis+unix:"}) {
+    EXPECT_NE(bad.message().find(form), std::string::npos) << bad.message();
+  }
+  // A malformed URL is refused without repeating its password.
+  Status port = CheckRateCounterSpec("redis://:hunter2@host:99999");
+  EXPECT_EQ(port.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(port.message().find("hunter2"), std::string::npos) << port.message();
+  EXPECT_EQ(OpenRateCounterStore("redis://").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST(RedisUrlTest, Forms) {
+  auto tcp = ParseRedisUrl("redis://:p%40ss%2Fw@10.0.0.5:6380/4");
+  ASSERT_TRUE(tcp.ok()) << tcp.status().message();
+  EXPECT_EQ(tcp->host, "10.0.0.5");
+  EXPECT_EQ(tcp->port, 6380);
+  EXPECT_EQ(tcp->password, "p@ss/w");
+  EXPECT_EQ(tcp->db, 4);
+  EXPECT_EQ(tcp->Name(), "10.0.0.5:6380");
+  auto plain = ParseRedisUrl("redis://redis.example.org");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->Name(), "redis.example.org:6379");
+  EXPECT_EQ(plain->db, 0);
+  auto v6 = ParseRedisUrl("redis://[::1]:7000/1");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->Name(), "[::1]:7000");
+  auto unix_socket = ParseRedisUrl("redis+unix:/run/redis/redis.sock?db=2");
+  ASSERT_TRUE(unix_socket.ok());
+  EXPECT_EQ(unix_socket->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(unix_socket->db, 2);
+  EXPECT_EQ(RateCounterSpecForLog("redis://:p@ss@10.0.0.5:6380/4"), "redis://***@10.0.0.5:6380/4");
+  EXPECT_EQ(RateCounterSpecForLog("sqlite:/x/rl.db"), "sqlite:/x/rl.db");
+  for (const char* bad : {"redis://", "redis://host:0", "redis://host:x", "redis://host/x",
+                          "redis://user@host", "redis://[::1", "redis+unix:relative.sock",
+                          "redis+unix:/s.sock?database=1", "http://host"}) {
+    EXPECT_EQ(ParseRedisUrl(bad).status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+}
+
+// The test's own redis-server (mwredis.py), to kill and restart without disturbing the
+// shared one.
+class OwnRedisServer {
+ public:
+  explicit OwnRedisServer(const std::string& extra = "") : extra_(extra) {}
+  ~OwnRedisServer() { Run("stop"); }
+  bool Run(const std::string& action) {
+    std::string cmd = "python3 " MW_SOURCE_DIR "/tests/integration/mwredis.py " + action + " " +
+                      dir_.Path("redis") + (action == "start" ? " " + extra_ : "") + " >/dev/null";
+    return std::system(cmd.c_str()) == 0;
+  }
+  std::string Port() { return testing::ReadFile(dir_.Path("redis/port")); }
+
+ private:
+  TempDir dir_;
+  std::string extra_;
+};
+
+class RedisRateCounterTest : public ::testing::Test {
+ protected:
+  std::string Key(const std::string& name) { return UniqueKey(name); }
+};
+
+TEST_F(RedisRateCounterTest, BucketsExpireByThemselves) {
+  const std::string url = TestRedisUrl();
+  ASSERT_FALSE(url.empty()) << kNoRedis;
+  auto store = OpenRedisOrDie(url);
+  ASSERT_NE(store, nullptr);
+  const std::string key = Key("k");
+  RateWindow w{3600};  // 300 s buckets
+  ASSERT_TRUE(store->Add(key, w, Message(1, 1), kNow + 10).ok());
+  const std::string bucket = RedisRateCounterStore::BucketKey(key, kNow);
+  EXPECT_EQ(bucket, "mailwarden:rate:{" + key + "}:" + std::to_string(kNow));
+  auto ttl = store->client().Command({"TTL", bucket});
+  ASSERT_TRUE(ttl.ok()) << ttl.status().message();
+  ASSERT_EQ(ttl->kind, RedisReply::Kind::kInteger) << ttl->text;
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, w.seconds + w.BucketSeconds());
+  // The fields the script keeps.
+  auto fields = store->client().Command({"HMGET", bucket, "m", "r", "b"});
+  ASSERT_TRUE(fields.ok());
+  ASSERT_EQ(fields->items.size(), 3u);
+  EXPECT_EQ(fields->items[0].text, "1");
+  // A shorter window later on the same key does not shorten the bucket's life.
+  ASSERT_TRUE(store->Add(key, RateWindow{60}, Message(1, 1), kNow + 20).ok());
+  auto again = store->client().Command({"TTL", bucket});
+  ASSERT_TRUE(again.ok());
+  EXPECT_GT(again->integer, 60 + 5);
+}
+
+TEST_F(RedisRateCounterTest, ScriptsSurviveAScriptFlush) {
+  OwnRedisServer server;  // SCRIPT FLUSH would disturb the shared server's other users
+  ASSERT_TRUE(server.Run("start"));
+  auto store = OpenRedisOrDie("redis://127.0.0.1:" + server.Port());
+  ASSERT_NE(store, nullptr);
+  RateWindow w{60};
+  ASSERT_TRUE(store->Add("k", w, Message(1, 1), kNow).ok());
+  ASSERT_TRUE(store->client().Command({"SCRIPT", "FLUSH"}).ok());
+  auto total = store->Add("k", w, Message(1, 1), kNow);  // NOSCRIPT -> EVAL
+  ASSERT_TRUE(total.ok()) << total.status().message();
+  EXPECT_EQ(total->messages, 2);
+  EXPECT_EQ(store->Read("k", w, kNow)->messages, 2);
+}
+
+TEST_F(RedisRateCounterTest, AuthAndSelectAndAWrongPassword) {
+  OwnRedisServer server("--password s3cret");
+  ASSERT_TRUE(server.Run("start"));
+  const std::string port = server.Port();
+  auto store = OpenRedisOrDie("redis://:s3cret@127.0.0.1:" + port + "/3");
+  ASSERT_NE(store, nullptr);
+  RateWindow w{60};
+  ASSERT_TRUE(store->Add("k", w, Message(1, 1), kNow).ok());
+  // The bucket is in database 3, not 0.
+  auto in3 = store->client().Command({"EXISTS", RedisRateCounterStore::BucketKey("k", kNow)});
+  ASSERT_TRUE(in3.ok());
+  EXPECT_EQ(in3->integer, 1);
+  auto db0 = RedisRateCounterStore::Open("redis://:s3cret@127.0.0.1:" + port, {});
+  ASSERT_TRUE(db0.ok());
+  EXPECT_EQ((*db0)->Read("k", w, kNow)->messages, 0);
+
+  auto wrong = RedisRateCounterStore::Open("redis://:not-it@127.0.0.1:" + port, {});
+  ASSERT_TRUE(wrong.ok());  // opening tolerates a server it cannot use yet
+  auto refused = (*wrong)->Add("k", w, Message(1, 1), kNow);
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(refused.status().message().find("AUTH"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("not-it"), std::string::npos);
+}
+
+TEST_F(RedisRateCounterTest, KilledServerIsUnavailableWithinTheBudgetThenRecovers) {
+  OwnRedisServer server("--password s3cret");
+  ASSERT_TRUE(server.Run("start"));
+  const std::string port = server.Port();
+  constexpr int64_t kBudgetMs = 300;
+  auto store = OpenRedisOrDie("redis://:s3cret@127.0.0.1:" + port, kBudgetMs);
+  ASSERT_NE(store, nullptr);
+  RateWindow w{60};
+  ASSERT_TRUE(store->Add("k", w, Message(1, 1), kNow).ok());
+  EXPECT_EQ(store->client().OpenConnections(), 1);
+
+  ASSERT_TRUE(server.Run("kill"));
+  // The pooled connection is found dead, then nobody listens: both fail at once.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = store->Add("k", w, Message(1, 1), kNow);
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("127.0.0.1:" + port), std::string::npos)
+        << r.status().message();
+    EXPECT_EQ(r.status().message().find("s3cret"), std::string::npos);
+    EXPECT_LT(took, std::chrono::milliseconds(kBudgetMs + 1000));
+    EXPECT_EQ(store->Read("k", w, kNow).status().code(), Status::Code::kUnavailable);
+  }
+  EXPECT_EQ(store->client().OpenConnections(), 0);
+
+  // Back on the same port (without persistence: the counts start afresh).
+  ASSERT_TRUE(server.Run("start"));
+  auto total = store->Add("k", w, Message(1, 1), kNow);
+  ASSERT_TRUE(total.ok()) << total.status().message();
+  EXPECT_EQ(total->messages, 1);
+}
+
+TEST_F(RedisRateCounterTest, SilentServerTimesOutWithinTheBudget) {
+  // A listener that never accepts: the kernel completes the handshake, nobody answers.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  constexpr int64_t kBudgetMs = 200;
+  auto store = OpenRedisOrDie("redis://127.0.0.1:" + port, kBudgetMs);
+  ASSERT_NE(store, nullptr);
+  auto start = std::chrono::steady_clock::now();
+  auto r = store->Add("k", RateWindow{60}, Message(1, 1), kNow);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status().code(), Status::Code::kTimeout) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("127.0.0.1:" + port), std::string::npos);
+  EXPECT_LT(took, std::chrono::milliseconds(kBudgetMs + 1000));
+  close(fd);
 }
 
 // ---- the rule ----------------------------------------------------------------------------

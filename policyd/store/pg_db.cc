@@ -1,0 +1,421 @@
+// PostgreSQL plumbing (see the header).
+//
+// Distrusts: the server (it may vanish mid-answer, stall, or never answer a cancel) and the
+// connection string (parsed by libpq; only its host, port and database name are ever shown,
+// never its password). Every value is bound as a parameter, never spliced into SQL text; the
+// only SQL built at run time names a version table (a literal of the caller's) or carries a
+// number we computed. Limits: one deadline per call, kCancelGraceMs after it for a cancelled
+// statement to end. libpq 15's PQcancel opens its own connection and is not bounded by our
+// deadline; it is sent to a server that just answered on the same address, and should it
+// hang or be lost, the server's statement_timeout (the budget, set on every connection) ends
+// the statement anyway. Fails with a Status; never throws.
+#include "policyd/store/pg_db.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <ctime>
+
+namespace mailwarden {
+namespace {
+
+using Clock = PgConnection::Clock;
+
+// After the deadline, how long a cancelled statement (or a rollback) may take to end before
+// the connection is given up: short, as the call's caller is already over its budget.
+constexpr int64_t kCancelGraceMs = 300;
+
+constexpr unsigned kTextOid = 25;    // pg_type.oid of text
+constexpr unsigned kBigintOid = 20;  // pg_type.oid of int8
+
+// libpq writes NOTICEs ("relation already exists, skipping") to stderr by default; they are
+// not errors and the daemon's stderr is its log.
+void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}
+
+std::string Trimmed(const char* message) {
+  std::string m = message ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  // libpq's multi-line messages ("...\nDETAIL: ...") on one log line.
+  std::replace(m.begin(), m.end(), '\n', ' ');
+  return m;
+}
+
+int64_t MsUntil(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max<int64_t>(0, left.count());
+}
+
+// Waits for `events` on `fd` until `deadline`; false when the deadline passed first.
+bool WaitFd(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const int64_t left = MsUntil(deadline);
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 60000)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return true;  // let libpq find and report the error
+  }
+}
+
+// "<host>[:port]/<database>" from a connection string, for messages. The password is never
+// looked at. nullopt with libpq's reason when the string cannot be parsed.
+Result<std::string> Describe(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string reason = error ? Trimmed(error) : "out of memory";
+    PQfreemem(error);
+    return Status::InvalidArgument("not a PostgreSQL connection URI: " + reason);
+  }
+  std::string host, port, db, user;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    std::string_view k = o->keyword;
+    std::string v = o->val ? o->val : "";
+    if (k == "host" && !v.empty()) host = v;
+    if (k == "hostaddr" && host.empty()) host = v;
+    if (k == "port") port = v;
+    if (k == "dbname") db = v;
+    if (k == "user") user = v;
+  }
+  PQconninfoFree(options);
+  if (host.empty()) host = "localhost";
+  if (db.empty()) db = user.empty() ? "(default database)" : user;
+  return host + (port.empty() ? "" : ":" + port) + "/" + db;
+}
+
+}  // namespace
+
+// ---- parameters and rows -----------------------------------------------------------------
+
+PgParam PgText(std::string_view v) { return {std::string(v), PgParam::Type::kText}; }
+PgParam PgInt(int64_t v) { return {std::to_string(v), PgParam::Type::kBigint}; }
+PgParam PgOptionalInt(std::optional<int64_t> v) {
+  return v ? PgInt(*v) : PgParam{std::nullopt, PgParam::Type::kBigint};
+}
+
+bool PgRows::IsNull(size_t row, int column) const {
+  return row >= rows_.size() || column < 0 || static_cast<size_t>(column) >= rows_[row].size() ||
+         !rows_[row][column].has_value();
+}
+
+const std::string& PgRows::Text(size_t row, int column) const {
+  static const std::string kEmpty;
+  return IsNull(row, column) ? kEmpty : *rows_[row][column];
+}
+
+int64_t PgRows::Int(size_t row, int column) const { return OptionalInt(row, column).value_or(0); }
+
+std::optional<int64_t> PgRows::OptionalInt(size_t row, int column) const {
+  if (IsNull(row, column)) return std::nullopt;
+  const std::string& s = *rows_[row][column];
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// ---- PgConnection ------------------------------------------------------------------------
+
+PgConnection::~PgConnection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo,
+                                                            std::string name, int64_t budget_ms,
+                                                            Clock::time_point deadline,
+                                                            int64_t statement_timeout_ms) {
+  auto c = std::unique_ptr<PgConnection>(new PgConnection(std::move(name)));
+  c->StartCall(budget_ms, deadline);
+  // libpq's own bound as well (whole seconds, at least 2); the URI's wins when it has one,
+  // and our deadline below ends the wait anyway.
+  const std::string connect_timeout =
+      std::to_string(std::max<int64_t>(2, (budget_ms + 999) / 1000));
+  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* values[] = {connect_timeout.c_str(), "mailwarden", conninfo.c_str(), nullptr};
+  c->conn_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
+  if (c->conn_ == nullptr) return Status::Unavailable(c->name_ + ": cannot connect: out of memory");
+  PQsetNoticeProcessor(c->conn_, IgnoreNotice, nullptr);
+  PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+  while (PQstatus(c->conn_) != CONNECTION_BAD && polling != PGRES_POLLING_OK &&
+         polling != PGRES_POLLING_FAILED) {
+    const short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    if (!WaitFd(PQsocket(c->conn_), events, deadline)) {
+      return Status::Timeout(c->name_ + ": cannot connect within " + std::to_string(budget_ms) +
+                             " ms");
+    }
+    polling = PQconnectPoll(c->conn_);
+  }
+  if (PQstatus(c->conn_) != CONNECTION_OK) {
+    return Status::Unavailable(c->name_ + ": cannot connect: " + Trimmed(PQerrorMessage(c->conn_)));
+  }
+  if (PQsetnonblocking(c->conn_, 1) != 0) {
+    return Status::Unavailable(c->name_ + ": " + Trimmed(PQerrorMessage(c->conn_)));
+  }
+  // The server's own bound on every statement, should a cancel of ours be lost. A number we
+  // computed, not input.
+  const std::string set_timeout =
+      "SET statement_timeout = " + std::to_string(std::max<int64_t>(1, statement_timeout_ms));
+  if (Status s = c->Exec(set_timeout); !s.ok()) return s;
+  return c;
+}
+
+bool PgConnection::usable() const {
+  return !broken_ && conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
+
+bool PgConnection::in_transaction() const {
+  if (conn_ == nullptr) return false;
+  PGTransactionStatusType t = PQtransactionStatus(conn_);
+  return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+void PgConnection::RollbackIfOpen() {
+  if (!usable() || !in_transaction()) return;
+  StartCall(kCancelGraceMs, Clock::now() + std::chrono::milliseconds(kCancelGraceMs));
+  if (!Exec("ROLLBACK").ok()) broken_ = true;
+}
+
+bool PgConnection::WaitSocket(bool for_write) const {
+  return WaitFd(PQsocket(conn_), for_write ? POLLIN | POLLOUT : POLLIN, deadline_);
+}
+
+void PgConnection::Cancel() {
+  if (PGcancel* cancel = PQgetCancel(conn_)) {
+    char error[256];
+    PQcancel(cancel, error, sizeof error);
+    PQfreeCancel(cancel);
+  }
+  // The statement ends with an error ("canceling statement due to user request"); read it so
+  // that the connection can be used again. If it does not come, the connection is dropped.
+  deadline_ = Clock::now() + std::chrono::milliseconds(kCancelGraceMs);
+  for (;;) {
+    while (PQisBusy(conn_)) {
+      if (!WaitSocket(false) || !PQconsumeInput(conn_)) {
+        broken_ = true;
+        return;
+      }
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) return;
+    PQclear(r);
+  }
+}
+
+Status PgConnection::Error(std::string_view what, const std::string& reason,
+                           const char* sqlstate) const {
+  std::string m = name_ + ": " + std::string(what) + ": " + reason;
+  const std::string_view state = sqlstate ? sqlstate : "";
+  if (state.starts_with("23")) return Status::InvalidArgument(m);  // integrity constraint
+  // query_canceled (statement_timeout), lock_not_available, deadlock_detected
+  if (state == "57014" || state == "55P03" || state == "40P01") {
+    return Status::Timeout(m + " (over the " + std::to_string(budget_ms_) + " ms budget)");
+  }
+  return Status::Unavailable(m);
+}
+
+Result<PgRows> PgConnection::Query(std::string_view sql, std::span<const PgParam> params,
+                                   std::string_view what) {
+  return Run(std::string(sql), params, /*simple=*/false, what);
+}
+
+Status PgConnection::Exec(std::string_view sql) {
+  // Errors quote the statement's start: enough to tell BEGIN from a migration.
+  constexpr size_t kQuoted = 60;
+  auto r = Run(std::string(sql), {}, /*simple=*/true, sql.substr(0, kQuoted));
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<PgRows> PgConnection::Run(const std::string& sql, std::span<const PgParam> params,
+                                 bool simple, std::string_view what) {
+  if (!usable()) {
+    broken_ = true;
+    return Status::Unavailable(name_ + ": " + std::string(what) + ": connection lost" +
+                               (conn_ ? ": " + Trimmed(PQerrorMessage(conn_)) : ""));
+  }
+  if (Clock::now() >= deadline_) {
+    return Status::Timeout(name_ + ": " + std::string(what) + ": over the " +
+                           std::to_string(budget_ms_) + " ms budget");
+  }
+  int sent = 0;
+  if (simple) {
+    sent = PQsendQuery(conn_, sql.c_str());
+  } else {
+    std::vector<const char*> values;
+    std::vector<unsigned> types;
+    for (const PgParam& p : params) {
+      values.push_back(p.value ? p.value->c_str() : nullptr);
+      types.push_back(p.type == PgParam::Type::kBigint ? kBigintOid : kTextOid);
+    }
+    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), types.data(),
+                             values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  }
+  auto lost = [&]() -> Status {
+    broken_ = true;
+    return Status::Unavailable(name_ + ": " + std::string(what) + ": " +
+                               Trimmed(PQerrorMessage(conn_)));
+  };
+  if (!sent) return lost();
+  auto timed_out = [&]() -> Status {
+    Cancel();
+    return Status::Timeout(name_ + ": " + std::string(what) + ": no answer within the " +
+                           std::to_string(budget_ms_) + " ms budget");
+  };
+  // Non-blocking: the query may not all be sent at once.
+  for (int flushed; (flushed = PQflush(conn_)) != 0;) {
+    if (flushed < 0) return lost();
+    if (!WaitSocket(true)) return timed_out();
+    if (!PQconsumeInput(conn_)) return lost();
+  }
+  PgRows rows;
+  std::optional<Status> failure;
+  for (;;) {
+    while (PQisBusy(conn_)) {
+      if (!WaitSocket(false)) return timed_out();
+      if (!PQconsumeInput(conn_)) return lost();
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) break;
+    ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+      // With several statements (simple protocol), the last one's rows are kept.
+      rows.rows_.clear();
+      const int n = PQntuples(r), columns = PQnfields(r);
+      rows.rows_.reserve(n);
+      for (int i = 0; i < n; ++i) {
+        auto& row = rows.rows_.emplace_back();
+        row.reserve(columns);
+        for (int j = 0; j < columns; ++j) {
+          if (PQgetisnull(r, i, j)) {
+            row.emplace_back();
+          } else {
+            row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+          }
+        }
+      }
+      const char* affected = PQcmdTuples(r);
+      rows.affected_ = affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
+    } else if (!failure) {
+      failure =
+          Error(what, Trimmed(PQresultErrorMessage(r)), PQresultErrorField(r, PG_DIAG_SQLSTATE));
+    }
+    PQclear(r);
+  }
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    broken_ = true;
+    if (!failure) return lost();
+    return Status::Unavailable(failure->message());
+  }
+  if (failure) return *failure;
+  return rows;
+}
+
+// ---- PgTransaction -----------------------------------------------------------------------
+
+Status PgTransaction::Begin(std::optional<int64_t> lock_key) {
+  if (Status s = c_.Exec("BEGIN"); !s.ok()) return s;
+  if (!lock_key) return Status::Ok();
+  auto locked =
+      c_.Query("SELECT pg_advisory_xact_lock($1)", {PgInt(*lock_key)}, "take the write lock");
+  return locked.ok() ? Status::Ok() : locked.status();
+}
+
+// ---- PgPool ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<PgPool>> PgPool::Create(Options options) {
+  auto name = Describe(options.conninfo);
+  if (!name.ok()) return Status::InvalidArgument(options.label + ": " + name.status().message());
+  if (options.timeout_ms <= 0 || options.max_connections < 1) {
+    return Status::InvalidArgument(options.label + " " + *name +
+                                   ": timeout and connection count must be positive");
+  }
+  std::string full = options.label + " " + *name;
+  return std::unique_ptr<PgPool>(new PgPool(std::move(options), std::move(full)));
+}
+
+PgPool::~PgPool() = default;
+
+Result<PgRows> PgPool::Query(std::string_view sql, std::initializer_list<PgParam> params,
+                             std::string_view what) {
+  return Run([&](PgConnection& c) { return c.Query(sql, params, what); });
+}
+
+Result<std::unique_ptr<PgConnection>> PgPool::Acquire(int64_t budget_ms,
+                                                      Clock::time_point deadline) {
+  return connections_.Acquire(deadline, budget_ms, [&] {
+    return PgConnection::Connect(options_.conninfo, name_, budget_ms, deadline,
+                                 options_.timeout_ms);
+  });
+}
+
+void PgPool::Release(std::unique_ptr<PgConnection> c) {
+  c->RollbackIfOpen();  // a connection goes back with no transaction open
+  if (!c->usable()) {
+    // The server went away (restarted, or the network): reconnect rather than hand out the
+    // idle connections, most likely dead too.
+    connections_.DropWithIdle(std::move(c));
+    return;
+  }
+  connections_.Release(std::move(c));
+}
+
+// ---- migrations --------------------------------------------------------------------------
+
+Status ApplyPgMigrations(PgConnection& c, std::string_view version_table, int64_t lock_key,
+                         std::span<const PgMigration> migrations) {
+  const std::string table(version_table);
+  PgTransaction tx(c);
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  // Waiting for another process's migration may take longer than one call's budget; the
+  // whole remaining open budget is allowed (a number of ours).
+  const std::string timeout = "SET LOCAL statement_timeout = " +
+                              std::to_string(std::max<int64_t>(1, MsUntil(c.deadline())));
+  if (Status s = c.Exec(timeout); !s.ok()) return s;
+  auto locked =
+      c.Query("SELECT pg_advisory_xact_lock($1)", {PgInt(lock_key)}, "wait for other migrations");
+  if (!locked.ok()) return locked.status();
+  const std::string create = "CREATE TABLE IF NOT EXISTS " + table +
+                             " (version INTEGER PRIMARY KEY NOT NULL, description TEXT NOT NULL,"
+                             " applied_at BIGINT NOT NULL)";
+  if (Status s = c.Exec(create); !s.ok()) return s;
+  auto current = PgSchemaVersion(c, table);
+  if (!current.ok()) return current.status();
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (*current > latest) {
+    return Status::Unavailable(c.name() + ": schema version " + std::to_string(*current) +
+                               " is newer than this mailwarden (" + std::to_string(latest) +
+                               "); upgrade mailwarden");
+  }
+  const std::string record =
+      "INSERT INTO " + table + " (version, applied_at, description) VALUES ($1, $2, $3)";
+  for (const PgMigration& m : migrations) {
+    if (m.version <= *current) continue;
+    if (Status s = c.Exec(m.sql); !s.ok()) return s;
+    auto recorded = c.Query(
+        record,
+        {PgInt(m.version), PgInt(static_cast<int64_t>(std::time(nullptr))), PgText(m.description)},
+        "record schema version " + std::to_string(m.version));
+    if (!recorded.ok()) return recorded.status();
+  }
+  return tx.Commit();
+}
+
+std::string PgPlaceholders(std::string_view sql) {
+  std::string out(sql);
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '?' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '$';
+  }
+  return out;
+}
+
+Result<int> PgSchemaVersion(PgConnection& c, std::string_view version_table) {
+  auto rows = c.Query("SELECT coalesce(max(version), 0) FROM " + std::string(version_table), {},
+                      "read the schema version");
+  if (!rows.ok()) return rows.status();
+  return static_cast<int>(rows->Int(0, 0));
+}
+
+}  // namespace mailwarden
