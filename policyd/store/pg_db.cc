@@ -240,25 +240,44 @@ Result<PgRows> PgConnection::Run(const std::string& sql, std::span<const PgParam
     return Status::Timeout(name_ + ": " + std::string(what) + ": over the " +
                            std::to_string(budget_ms_) + " ms budget");
   }
-  int sent = 0;
   if (simple) {
-    sent = PQsendQuery(conn_, sql.c_str());
-  } else {
-    std::vector<const char*> values;
-    std::vector<unsigned> types;
-    for (const PgParam& p : params) {
-      values.push_back(p.value ? p.value->c_str() : nullptr);
-      types.push_back(p.type == PgParam::Type::kBigint ? kBigintOid : kTextOid);
-    }
-    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), types.data(),
-                             values.data(), nullptr, nullptr, /*resultFormat=*/0);
+    if (!PQsendQuery(conn_, sql.c_str())) return Lost(what);
+    return Await(what);
   }
-  auto lost = [&]() -> Status {
-    broken_ = true;
-    return Status::Unavailable(name_ + ": " + std::string(what) + ": " +
-                               Trimmed(PQerrorMessage(conn_)));
-  };
-  if (!sent) return lost();
+  std::vector<const char*> values;
+  std::vector<unsigned> types;
+  for (const PgParam& p : params) {
+    values.push_back(p.value ? p.value->c_str() : nullptr);
+    types.push_back(p.type == PgParam::Type::kBigint ? kBigintOid : kTextOid);
+  }
+  const int n = static_cast<int>(params.size());
+  // Each statement is parsed and planned once per connection (a named prepared statement),
+  // not on every call: for the short indexed lookups of the stores that is most of the
+  // server's work.
+  auto prepared = prepared_.find(sql);
+  if (prepared == prepared_.end()) {
+    // A fresh name each try: a PREPARE whose answer was lost to the deadline may still
+    // have been done by the server.
+    std::string name = "mw_" + std::to_string(++prepare_attempts_);
+    if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), n, types.data())) return Lost(what);
+    if (auto done = Await(what); !done.ok()) return done.status();
+    prepared = prepared_.emplace(sql, std::move(name)).first;
+  }
+  if (!PQsendQueryPrepared(conn_, prepared->second.c_str(), n, values.data(), nullptr, nullptr,
+                           /*resultFormat=*/0)) {
+    return Lost(what);
+  }
+  return Await(what);
+}
+
+Status PgConnection::Lost(std::string_view what) {
+  broken_ = true;
+  return Status::Unavailable(name_ + ": " + std::string(what) + ": " +
+                             Trimmed(PQerrorMessage(conn_)));
+}
+
+Result<PgRows> PgConnection::Await(std::string_view what) {
+  auto lost = [&]() -> Status { return Lost(what); };
   auto timed_out = [&]() -> Status {
     Cancel();
     return Status::Timeout(name_ + ": " + std::string(what) + ": no answer within the " +

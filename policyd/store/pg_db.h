@@ -35,6 +35,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -140,6 +141,10 @@ class PgConnection {
   // collects its result before the deadline.
   Result<PgRows> Run(const std::string& sql, std::span<const PgParam> params, bool simple,
                      std::string_view what);
+  // Sends what a PQsend* call queued and collects its result before the deadline.
+  Result<PgRows> Await(std::string_view what);
+  // Marks the connection broken; kUnavailable with libpq's message.
+  Status Lost(std::string_view what);
   // Waits until the socket is readable (or writable) or the deadline passes.
   bool WaitSocket(bool for_write) const;
   // Cancels the running statement and drains its result; unusable if that does not work.
@@ -150,6 +155,8 @@ class PgConnection {
   int64_t budget_ms_ = 0;
   PGconn* conn_ = nullptr;
   bool broken_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> prepared statement name
+  uint64_t prepare_attempts_ = 0;
   Clock::time_point deadline_ = Clock::time_point::max();
 };
 
