@@ -1,7 +1,7 @@
 // After a store (the account directory, the rate counters) fails, the rules leave it alone
 // for a second: their lookups fail at once instead of each waiting out the time budget, so
-// a dead store costs the daemon, which answers on one thread, one timeout per second
-// rather than one per request. Thread-safe.
+// a dead store costs the daemon one timeout per second rather than one per request, and
+// does not tie up every worker (policyd.workers) in waits. Thread-safe.
 #ifndef MAILWARDEN_POLICYD_CHECKS_STORE_BACKOFF_H_
 #define MAILWARDEN_POLICYD_CHECKS_STORE_BACKOFF_H_
 
