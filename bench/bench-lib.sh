@@ -48,8 +48,9 @@
 
 BENCH_NAME="${BENCH_NAME:-$(basename "$0" .sh)}"
 
-# Stops every process started here (by PID) and removes the work directory.
-# libmilter notices SIGTERM within about 5 s, so wait a little, then KILL.
+# Stops every process started here (by PID) and removes the work directory (KEEP=1 keeps
+# it, for a post-mortem). libmilter notices SIGTERM within about 5 s, so wait a little,
+# then KILL.
 cleanup() {
   local pid
   for pid in "${STARTED_PIDS[@]}"; do
@@ -60,7 +61,11 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "${BENCH_NAME:-bench}: work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 
 # wait_gone PID: waits (at most 10 s) until PID has exited.

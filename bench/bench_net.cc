@@ -27,21 +27,6 @@
 namespace mailwarden::bench {
 namespace {
 
-bool IsLoopback(const sockaddr* sa) {
-  if (sa->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
-    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-      return in6->sin6_addr.s6_addr[12] == 127;
-    }
-  }
-  return false;
-}
-
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
@@ -79,6 +64,21 @@ int MakeBlocking(int fd, std::chrono::milliseconds timeout, std::string* error) 
 }
 
 }  // namespace
+
+bool IsLoopback(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      return in6->sin6_addr.s6_addr[12] == 127;
+    }
+  }
+  return false;
+}
 
 Result<SocketSpec> ParseBenchSocket(std::string_view text) {
   const bool v6 = text.starts_with("inet6:");

@@ -19,6 +19,8 @@
 #ifndef MAILWARDEN_BENCH_BENCH_NET_H_
 #define MAILWARDEN_BENCH_BENCH_NET_H_
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -37,6 +39,10 @@ using Clock = std::chrono::steady_clock;
 // "inet:PORT", "inet:PORT@" and "inet::PORT", whose host is 127.0.0.1 (::1
 // for inet6). kInvalidArgument on malformed input.
 Result<SocketSpec> ParseBenchSocket(std::string_view text);
+
+// Whether `sa` is a loopback address (127/8, ::1, or 127/8 mapped into IPv6): a load
+// generator refuses other destinations unless told otherwise.
+bool IsLoopback(const sockaddr* sa);
 
 // Outcome of an I/O operation on a Connection.
 enum class IoStatus {

@@ -106,23 +106,7 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/spam-baseline.XXXXXX") || die "mktemp failed"
 STARTED_PIDS=()
-finish() {
-  local pid
-  for pid in "${STARTED_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${STARTED_PIDS[@]}"; do
-    wait_gone "$pid"
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [ "${KEEP:-0}" = 1 ]; then
-    echo "$BENCH_NAME: work directory kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap finish EXIT
+trap cleanup EXIT
 trap 'exit 1' INT TERM
 # The whole run is bounded: past MAX_RUNTIME this script gets SIGTERM (and stops spamd).
 watchdog $$ "$MAX_RUNTIME" &
