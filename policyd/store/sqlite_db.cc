@@ -39,13 +39,25 @@ SqliteConnection::~SqliteConnection() {
 }
 
 Status SqliteConnection::UseWal() {
-  SqliteQuery q(*this, "PRAGMA journal_mode = WAL");
-  auto row = q.Step("switch to WAL");
-  if (!row.ok()) return row.status();
-  std::string mode = *row ? q.ColumnText(0) : std::string();
-  if (mode == "wal") return Status::Ok();
-  return Status::Unavailable(label_ + " " + path_ + ": cannot use a WAL journal (journal mode '" +
-                             mode + "')");
+  // Switching the journal needs the file to itself for a moment, and SQLite answers
+  // SQLITE_BUSY at once, without calling the busy handler, while another connection is
+  // reading the same new file (two daemons, or a daemon and a command, opening it
+  // together). So the switch is retried here, with the busy handler's pauses, until the
+  // call's deadline.
+  for (int attempt = 0;; ++attempt) {
+    SqliteQuery q(*this, "PRAGMA journal_mode = WAL");
+    auto row = q.Step("switch to WAL");
+    if (!row.ok()) {
+      if (row.status().code() != Status::Code::kTimeout || !OnBusy(this, attempt)) {
+        return row.status();
+      }
+      continue;
+    }
+    std::string mode = *row ? q.ColumnText(0) : std::string();
+    if (mode == "wal") return Status::Ok();
+    return Status::Unavailable(label_ + " " + path_ + ": cannot use a WAL journal (journal mode '" +
+                               mode + "')");
+  }
 }
 
 void SqliteConnection::StartCall(int64_t budget_ms) {
