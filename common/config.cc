@@ -141,8 +141,10 @@ constexpr Param kConfigParams[] = {
      "bytes of all files taken out of one TNEF part"},
 
     {"accounts.cache_ms", ParamType::kInteger, "1000", 0, 60000,
-     "how long an answer of the account directory is reused, in milliseconds (0: never); a "
-     "change made with the accounts CLI takes effect within it"},
+     "how long an answer of the account directory is reused when the directory cannot say "
+     "that it changed (PostgreSQL without its listening connection, Dovecot's records), in "
+     "milliseconds (0: never reuse); SQLite and PostgreSQL otherwise keep answers until a "
+     "change, seen within 100 ms"},
     {"accounts.contact", ParamType::kString, "", 0, 0,
      "whom refused senders should contact (\"helpdesk@example.org, ext. 1234\"), named in "
      "every refusal of the account rules; empty: \"your mail administrators\""},
@@ -180,6 +182,10 @@ constexpr Param kConfigParams[] = {
      "milliseconds one directory lookup may take (lock waits included) before "
      "accounts.on_unavailable applies; keep it well under Postfix's policy timeout"},
 
+    {"rate_limits.cache_ms", ParamType::kInteger, "0", 0, 60000,
+     "how long a counter's totals read from Redis are reused, in milliseconds (0: read "
+     "every time); this host's own counts are seen at once, other hosts' within it. With "
+     "SQLite the totals are kept until another process writes the file, whatever this says"},
     {"rate_limits.database", ParamType::kString, "sqlite:/var/lib/mailwarden/ratelimits.db", 0,
      0,
      "the counters of the rate_limit rules: sqlite:PATH (a file of their own, created with "

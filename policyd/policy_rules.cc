@@ -115,9 +115,10 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(std::shared_ptr<co
     context->directory = services.accounts;
     context->now = services.clock ? services.clock : SystemNow;
     context->options = AccountsOptions::FromConfig(*rules->config_);
-    context->accounts =
-        std::make_unique<LookupCache<std::optional<Account>>>(context->options.cache_ms);
-    context->usage = std::make_unique<LookupCache<MailboxUsage>>(context->options.cache_ms);
+    if (context->options.cache_ms > 0) {
+      context->accounts = std::make_unique<LookupCache<CachedAccount>>(context->options.cache_ms);
+      context->usage = std::make_unique<LookupCache<MailboxUsage>>(context->options.cache_ms);
+    }
     context->locality = std::move(locality).value();
     account_context = std::move(context);
   }
@@ -128,6 +129,8 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(std::shared_ptr<co
     context->store = services.rate_counters;
     context->now = services.clock ? services.clock : SystemNow;
     context->on_unavailable = rules->config_->value("rate_limits.on_unavailable").action;
+    context->cache = std::make_unique<LookupCache<RateLimitContext::Totals>>(
+        rules->config_->value("rate_limits.cache_ms").number);
     rate_context = std::move(context);
   }
   std::string errors;
@@ -157,22 +160,22 @@ Result<std::shared_ptr<const PolicyRules>> PolicyRules::Build(std::shared_ptr<co
           {std::make_unique<SenderBlocklistCheck>(*rule, std::move(senders).value()),
            std::move(scope).value()});
     } else if (rule->check == "account_state") {
-      rules->checks_.push_back({std::make_unique<AccountStateCheck>(*rule, account_context),
-                                std::move(scope).value()});
+      rules->checks_.push_back(
+          {std::make_unique<AccountStateCheck>(*rule, account_context), std::move(scope).value()});
     } else if (rule->check == "mailbox_quota") {
-      rules->checks_.push_back({std::make_unique<MailboxQuotaCheck>(*rule, account_context),
-                                std::move(scope).value()});
+      rules->checks_.push_back(
+          {std::make_unique<MailboxQuotaCheck>(*rule, account_context), std::move(scope).value()});
     } else if (rule->check == "rate_limit") {
       auto limits = RateLimitCheck::LimitsOf(*rule);
       if (!limits.ok()) {
         add_error(*rule, "", limits.status().message());
         continue;
       }
-      rules->checks_.push_back(
-          {std::make_unique<RateLimitCheck>(*rule, *limits, rate_context), std::move(scope).value()});
-    } else if (rule->check == "password_age") {
-      rules->checks_.push_back({std::make_unique<PasswordAgeCheck>(*rule, account_context),
+      rules->checks_.push_back({std::make_unique<RateLimitCheck>(*rule, *limits, rate_context),
                                 std::move(scope).value()});
+    } else if (rule->check == "password_age") {
+      rules->checks_.push_back(
+          {std::make_unique<PasswordAgeCheck>(*rule, account_context), std::move(scope).value()});
     } else {
       add_error(*rule, "", "check '" + rule->check + "' is not implemented by mailwarden-policyd");
     }
@@ -250,8 +253,8 @@ PolicyDecision PolicyRules::Decide(std::vector<PolicyFinding> findings,
       // 450 4.x.x unless a later restriction rejects for good: a message that will be
       // refused anyway is not retried in vain. A finding with its own code (452 4.2.2)
       // is answered with it: DEFER_IF_PERMIT always says $access_map_defer_code.
-      d.reply = (f.reply_code > 0 ? basic('4') : std::string("DEFER_IF_PERMIT")) + " " +
-                code('4') + " " + text + " " + tail;
+      d.reply = (f.reply_code > 0 ? basic('4') : std::string("DEFER_IF_PERMIT")) + " " + code('4') +
+                " " + text + " " + tail;
       break;
     case Action::kQuarantine:
       d.reply = "HOLD " + text + " " + tail;
@@ -297,6 +300,17 @@ PolicyDecision PolicyRules::Evaluate(const PolicyRequest& request) const {
     return decision;
   } catch (const std::exception& e) {
     return InternalError("", e.what());
+  }
+}
+
+bool PolicyRules::AnswersFromMemory(const PolicyRequest& request) const {
+  try {
+    for (const auto& scoped : checks_) {
+      if (!scoped.check->AnswersFromMemory(request)) return false;
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;  // Evaluate() in the pool answers as on_internal_error says
   }
 }
 

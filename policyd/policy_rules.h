@@ -101,6 +101,11 @@ class PolicyCheck {
   // Appends a finding when the rule matches `request`. A non-OK Status means the rule
   // could not decide; the caller applies on_internal_error.
   virtual Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const = 0;
+  // True when Evaluate() and Observe() for `request` need no store call: every rule that
+  // only reads memory, and a store rule whose answers are in its cache (or that fails at
+  // once). The server evaluates such requests on its event loop, the others in its worker
+  // pool (server.h). A wrong `true` costs one store call on the loop, never a wrong answer.
+  virtual bool AnswersFromMemory(const PolicyRequest& /*request*/) const { return true; }
   // Called with the answer once every rule has evaluated `request`, for rules that keep
   // state about accepted mail (rate_limit counts it at END-OF-MESSAGE). The answer is
   // final: a non-OK Status is only logged.
@@ -114,7 +119,7 @@ class PolicyCheck {
   // wrote one, replaces `reason`.
   PolicyFinding MakeFinding(std::string enhanced_code, std::string reason,
                             nlohmann::json evidence) const;
-  Action action() const { return action_; }        // the rule's `action`
+  Action action() const { return action_; }            // the rule's `action`
   const std::string& reply() const { return reply_; }  // the rule's `reply`, "" if none
 
  private:
@@ -159,6 +164,9 @@ class PolicyRules {
 
   // The answer for `request`; see the top of this file for failures.
   PolicyDecision Evaluate(const PolicyRequest& request) const;
+  // True when every rule answers `request` from memory (PolicyCheck::AnswersFromMemory;
+  // rules out of scope included, which errs towards the pool).
+  bool AnswersFromMemory(const PolicyRequest& request) const;
   // The answer when a request could not be evaluated at all (`what` is logged), per
   // policyd.on_internal_error.
   PolicyDecision InternalError(std::string_view rule_id, std::string_view what) const;

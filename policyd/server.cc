@@ -479,7 +479,7 @@ bool PolicyServer::CloseAfterAnswers(Connection& conn) {
   return false;
 }
 
-bool PolicyServer::UsePool() {
+bool PolicyServer::UsePool(const PolicyRequest& request) {
   if (!pool_) return false;
   if (options_.pool_every_request) return true;
   if (store_rules_checked_ != rules_.get()) {
@@ -487,14 +487,14 @@ bool PolicyServer::UsePool() {
     store_rules_ = PolicyRules::NeedsAccountDirectory(rules_->config()) ||
                    PolicyRules::NeedsRateCounters(rules_->config());
   }
-  return store_rules_;
+  return store_rules_ && !rules_->AnswersFromMemory(request);
 }
 
 bool PolicyServer::Dispatch(Connection& conn) {
   while (!conn.evaluating && !conn.waiting.empty()) {
     PolicyRequest request = std::move(conn.waiting.front());
     conn.waiting.pop_front();
-    if (UsePool()) {
+    if (UsePool(request)) {
       uint64_t id = conn.id;
       bool all = options_.log_every_answer;
       bool queued =
@@ -520,6 +520,7 @@ bool PolicyServer::Dispatch(Connection& conn) {
         return false;
       }
       conn.evaluating = true;
+      counters_.pooled.fetch_add(1, std::memory_order_relaxed);
       break;
     }
     if (!Deliver(conn, EvaluateRequest(*rules_, *log_, request, options_.log_every_answer))) {

@@ -9,18 +9,20 @@
 // client does not read its answers the server stops reading from it until the buffer
 // drains, so pipelining cannot grow memory without bound.
 //
-// Where a request is evaluated: rules that answer from memory (sender_blocklist) are
-// evaluated inline on the loop thread: they take microseconds, and the hand-over costs
-// more (measured, 2 cores, 64 connections: a median of 44,500 requests/s inline against
-// 20,200 through the pool; bench/README.md). Rules that call a store (account directory,
-// rate counters: PolicyRules::NeedsAccountDirectory/NeedsRateCounters) may wait up to
-// their timeout_ms budget (200 ms) on a disk or a network, which on the loop would stall
-// every connection; their requests go to the pool, and the answer comes back through a
-// queue and the wake-up eventfd (one write per batch of answers). With SQLite the pool
-// costs about 0.2 ms at p50 and gains throughput from the second core; its point is that
-// a slow store call holds one worker, not every connection. policyd.workers = 0
-// evaluates everything inline. The choice is made per request from the rules snapshot in
-// force (Options::pool_every_request forces the pool, for tests and measurements).
+// Where a request is evaluated: on the loop thread when its rules can answer from memory
+// (PolicyRules::AnswersFromMemory): memory-only rules (sender_blocklist) always, store
+// rules when what they need is in their caches (lookup_cache.h; with SQLite stores, whose
+// change marks keep answers until someone writes, that is nearly every request once the
+// accounts in use have been seen). That takes microseconds, and the hand-over to a thread
+// costs more (measured, 2 cores, 64 connections: a median of 44,500 requests/s inline
+// against 20,200 through the pool; bench/README.md). Requests whose rules must call a
+// store (a cache miss, a counter update at END-OF-MESSAGE) may wait up to the store's
+// timeout_ms budget (200 ms) on a disk or a network, which on the loop would stall every
+// connection; they go to the pool, and the answer comes back through a queue and the
+// wake-up eventfd (one write per batch of answers). Its point is that a slow store call
+// holds one worker, not every connection. policyd.workers = 0 evaluates everything
+// inline. The choice is made per request from the rules snapshot in force
+// (Options::pool_every_request forces the pool, for tests and measurements).
 // Per connection at most one request is evaluated at a time; requests that follow it on
 // the same connection wait (at most kMaxQueuedRequests, then reading from that client
 // pauses), so answers keep request order. Workers post answers by connection id: an
@@ -88,6 +90,7 @@ class PolicyServer {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> refused{0};          // over max_connections or out of descriptors
     std::atomic<uint64_t> requests{0};         // answered
+    std::atomic<uint64_t> pooled{0};           // of those, evaluated in the worker pool
     std::atomic<uint64_t> protocol_errors{0};  // connections closed for bad input
     std::atomic<uint64_t> idle_closed{0};      // connections closed by idle_timeout
   };
@@ -139,7 +142,9 @@ class PolicyServer {
   bool Deliver(Connection& conn, Outcome outcome);
   // Closes `conn` once the answers to the requests before a bad one are out.
   bool CloseAfterAnswers(Connection& conn);
-  bool UsePool();
+  // Whether `request` goes to the pool: its rules need a store call (not answered from
+  // the caches).
+  bool UsePool(const PolicyRequest& request);
   void TakeDone();
   static Outcome EvaluateRequest(const PolicyRules& rules, DecisionLog& log,
                                  const PolicyRequest& request, bool log_all);

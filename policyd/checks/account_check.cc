@@ -18,7 +18,6 @@ int64_t SteadySeconds() {
       .count();
 }
 
-
 std::atomic<int64_t> g_last_failure_report{INT64_MIN / 2};  // never
 std::atomic<uint64_t> g_unreported_failures{0};
 
@@ -85,30 +84,37 @@ Status AccountCheck::MayAsk() const {
 
 void AccountCheck::NoteResult(const Status& status) const { context_->backoff.Note(status); }
 
-std::optional<Account> AccountCheck::Find(const AccountRef& ref,
-                                          std::vector<PolicyFinding>* out) const {
+std::shared_ptr<const Account> AccountCheck::Find(const AccountRef& ref,
+                                                  std::vector<PolicyFinding>* out) const {
   Status may = MayAsk();
   if (!may.ok()) {
     out->push_back(UnavailableFinding(may, "looking up " + ref.address));
-    return std::nullopt;
+    return nullptr;
   }
-  if (context_->accounts) {
-    if (auto cached = context_->accounts->Get(ref.address)) return *cached;
+  const LookupCache<CachedAccount>* cache = context_->accounts.get();
+  // Taken before the read (account_directory.h).
+  const auto mark = cache ? context_->directory->AccountsMark() : std::nullopt;
+  if (cache) {
+    if (auto cached = cache->Get(ref.address, mark)) return *cached;
   }
   auto found = context_->directory->Find(ref.address);
   NoteResult(found.status());
   if (!found.ok()) {
     out->push_back(UnavailableFinding(found.status(), "looking up " + ref.address));
-    return std::nullopt;
+    return nullptr;
   }
-  if (context_->accounts) context_->accounts->Put(ref.address, *found);
-  return std::move(found).value();
+  CachedAccount account;
+  if (*found) account = std::make_shared<const Account>(std::move(**found));
+  if (cache) cache->Put(ref.address, account, mark);
+  return account;
 }
 
 std::optional<MailboxUsage> AccountCheck::UsageOf(const Account& account,
                                                   std::vector<PolicyFinding>* out) const {
-  if (context_->usage) {
-    if (auto cached = context_->usage->Get(account.address)) return *cached;
+  const LookupCache<MailboxUsage>* cache = context_->usage.get();
+  const auto mark = cache && context_->directory ? context_->directory->UsageMark() : std::nullopt;
+  if (cache) {
+    if (auto cached = cache->Get(account.address, mark)) return *cached;
   }
   Status may = MayAsk();
   if (may.ok()) {
@@ -116,13 +122,25 @@ std::optional<MailboxUsage> AccountCheck::UsageOf(const Account& account,
     NoteResult(usage.status());
     if (usage.ok()) {
       MailboxUsage known = usage->value_or(MailboxUsage{});
-      if (context_->usage) context_->usage->Put(account.address, known);
+      if (cache) cache->Put(account.address, known, mark);
       return known;
     }
     may = usage.status();
   }
   out->push_back(UnavailableFinding(may, "reading the usage of " + account.address));
   return std::nullopt;
+}
+
+bool AccountCheck::InMemory(const AccountRef& ref, bool with_usage) const {
+  // Without a directory, or while backing off, the answer is a failure found at once.
+  if (!context_->directory || !MayAsk().ok()) return true;
+  const LookupCache<CachedAccount>* cache = context_->accounts.get();
+  if (!cache) return false;
+  auto account = cache->Get(ref.address, context_->directory->AccountsMark());
+  if (!account) return false;
+  if (!with_usage || *account == nullptr) return true;
+  const LookupCache<MailboxUsage>* usage = context_->usage.get();
+  return usage && usage->Has((*account)->address, context_->directory->UsageMark(), kProbeMarginMs);
 }
 
 PolicyFinding AccountCheck::Outcome(Action natural, Audience audience, int reply_code,
@@ -148,11 +166,11 @@ PolicyFinding AccountCheck::Outcome(Action natural, Audience audience, int reply
 }
 
 PolicyFinding AccountCheck::UnavailableFinding(const Status& status, std::string_view what) const {
-  PolicyFinding f = FailureModeFinding(
-      context_->options.on_unavailable,
-      {"account directory unavailable",
-       "account directory unavailable; accepted as accounts.on_unavailable says",
-       "account directory temporarily unavailable, try again later"});
+  PolicyFinding f =
+      FailureModeFinding(context_->options.on_unavailable,
+                         {"account directory unavailable",
+                          "account directory unavailable; accepted as accounts.on_unavailable says",
+                          "account directory temporarily unavailable, try again later"});
   f.rule_id = rule_id();
   f.check = check();
   f.evidence = {{"error", status.ToString()},

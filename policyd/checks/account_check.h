@@ -38,10 +38,10 @@
 
 #include "common/config.h"
 #include "common/rule_scope.h"
-#include "policyd/effective_state.h"
-#include "policyd/policy_request.h"
 #include "policyd/checks/lookup_cache.h"
 #include "policyd/checks/store_backoff.h"
+#include "policyd/effective_state.h"
+#include "policyd/policy_request.h"
 #include "policyd/policy_rules.h"
 #include "policyd/store/account_directory.h"
 
@@ -60,15 +60,19 @@ struct AccountsOptions {
   static AccountsOptions FromConfig(const Config& config);
 };
 
+// An account as the caches keep it: shared, not copied per lookup; null for none.
+using CachedAccount = std::shared_ptr<const Account>;
+
 // Everything an account rule consults besides the request; one per PolicyRules, shared.
 struct AccountContext {
   std::shared_ptr<const AccountDirectory> directory;  // null: every lookup fails
   std::function<int64_t()> now;                       // Unix seconds; never empty
   AccountsOptions options;
-  Locality locality;  // domains.internal, for the envelope sender
+  Locality locality;     // domains.internal, for the envelope sender
   StoreBackoff backoff;  // after a failure, the directory is not asked for a while
-  // Recent answers (accounts.cache_ms), by looked-up address and by account address.
-  std::unique_ptr<LookupCache<std::optional<Account>>> accounts;
+  // Recent answers (lookup_cache.h), by looked-up address (null: no such account) and by
+  // account address; null when accounts.cache_ms is 0.
+  std::unique_ptr<LookupCache<CachedAccount>> accounts;
   std::unique_ptr<LookupCache<MailboxUsage>> usage;
 };
 
@@ -100,12 +104,20 @@ class AccountCheck : public PolicyCheck {
   std::vector<AccountRef> SenderAccounts(const PolicyRequest& request) const;
 
   // The account `ref` belongs to. On a directory failure appends the on_unavailable
-  // finding to `out` and returns nothing; an unknown address also returns nothing.
-  std::optional<Account> Find(const AccountRef& ref, std::vector<PolicyFinding>* out) const;
+  // finding to `out` and returns null; an unknown address also returns null.
+  std::shared_ptr<const Account> Find(const AccountRef& ref, std::vector<PolicyFinding>* out) const;
   // The usage of `account`: {0, 0} when the directory has none; nothing after a failure
   // (the finding is appended to `out`).
   std::optional<MailboxUsage> UsageOf(const Account& account,
                                       std::vector<PolicyFinding>* out) const;
+
+  // True when Find(ref) (and, with `with_usage`, UsageOf() its account) would answer
+  // without asking the directory: from the caches, or at once with a failure (no
+  // directory, backing off). For AnswersFromMemory().
+  bool InMemory(const AccountRef& ref, bool with_usage) const;
+  // A value cached by time must outlive a probe by this much: the evaluation that
+  // follows the probe at once then finds it.
+  static constexpr int64_t kProbeMarginMs = 50;
 
   // Who reads a refusal: the account's owner (a sender), or anybody (a recipient's
   // correspondents, who are not told the stored reason).

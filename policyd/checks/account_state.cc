@@ -15,10 +15,21 @@ Status AccountStateCheck::Evaluate(const PolicyRequest& request,
   return Status::Ok();
 }
 
+bool AccountStateCheck::AnswersFromMemory(const PolicyRequest& request) const {
+  std::string stage = request.Stage();
+  if (stage != "mail" && stage != "rcpt") return true;
+  for (const AccountRef& ref : SenderAccounts(request)) {
+    if (!InMemory(ref, false)) return false;
+  }
+  if (stage != "rcpt") return true;
+  AccountRef ref{NormalizeAddress(request.recipient()), "recipient"};
+  return ref.address.empty() || InMemory(ref, false);
+}
+
 void AccountStateCheck::JudgeSender(const PolicyRequest& request,
                                     std::vector<PolicyFinding>* out) const {
   for (const AccountRef& ref : SenderAccounts(request)) {
-    std::optional<Account> account = Find(ref, out);
+    CachedAccount account = Find(ref, out);
     if (!account) continue;
     EffectiveState state = ComputeEffectiveState(*account, Now(), context().options.state);
     if (state.state == AccountState::kActive) continue;
@@ -34,7 +45,7 @@ void AccountStateCheck::JudgeRecipient(const PolicyRequest& request,
                                        std::vector<PolicyFinding>* out) const {
   AccountRef ref{NormalizeAddress(request.recipient()), "recipient"};
   if (ref.address.empty()) return;
-  std::optional<Account> account = Find(ref, out);
+  CachedAccount account = Find(ref, out);
   if (!account) return;
   EffectiveState state = ComputeEffectiveState(*account, Now(), context().options.state);
   nlohmann::json evidence = {{"side", "recipient"},

@@ -23,6 +23,7 @@ class AccountStateCheck : public AccountCheck {
  public:
   AccountStateCheck(const RuleSpec& rule, std::shared_ptr<const AccountContext> context);
   Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override;
+  bool AnswersFromMemory(const PolicyRequest& request) const override;
 
  private:
   void JudgeSender(const PolicyRequest& request, std::vector<PolicyFinding>* out) const;

@@ -4,16 +4,30 @@
 
 namespace mailwarden {
 
+namespace {
+
+// Whether the rule judges a request at this stage: at RCPT, and at END-OF-MESSAGE of a
+// message for one recipient (the recipient attribute is then that one).
+bool Judged(const PolicyRequest& request, std::string_view stage) {
+  return stage == "rcpt" || (stage == "end-of-message" && request.recipient_count() == uint64_t{1});
+}
+
+}  // namespace
+
+bool MailboxQuotaCheck::AnswersFromMemory(const PolicyRequest& request) const {
+  if (!Judged(request, request.Stage())) return true;
+  AccountRef ref{NormalizeAddress(request.recipient()), "recipient"};
+  return ref.address.empty() || InMemory(ref, true);
+}
+
 Status MailboxQuotaCheck::Evaluate(const PolicyRequest& request,
                                    std::vector<PolicyFinding>* out) const {
   std::string stage = request.Stage();
   bool at_end = stage == "end-of-message";
-  if (stage != "rcpt" && !(at_end && request.recipient_count() == uint64_t{1})) {
-    return Status::Ok();
-  }
+  if (!Judged(request, stage)) return Status::Ok();
   AccountRef ref{NormalizeAddress(request.recipient()), "recipient"};
   if (ref.address.empty()) return Status::Ok();
-  std::optional<Account> account = Find(ref, out);
+  CachedAccount account = Find(ref, out);
   if (!account) return Status::Ok();
   int64_t quota = account->quota_bytes.value_or(context().options.default_quota);
   if (quota <= 0) return Status::Ok();  // no limit

@@ -25,6 +25,7 @@ class MailboxQuotaCheck : public AccountCheck {
   MailboxQuotaCheck(const RuleSpec& rule, std::shared_ptr<const AccountContext> context)
       : AccountCheck(rule, std::move(context)) {}
   Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override;
+  bool AnswersFromMemory(const PolicyRequest& request) const override;
 };
 
 }  // namespace mailwarden

@@ -18,12 +18,21 @@ PasswordAgeCheck::PasswordAgeCheck(const RuleSpec& rule,
       max_age_user_(rule.param("max_age_user").number),
       max_age_admin_(rule.param("max_age_admin").number) {}
 
+bool PasswordAgeCheck::AnswersFromMemory(const PolicyRequest& request) const {
+  std::string stage = request.Stage();
+  if (stage != "mail" && stage != "rcpt") return true;
+  for (const AccountRef& ref : SenderAccounts(request)) {
+    if (!InMemory(ref, false)) return false;
+  }
+  return true;
+}
+
 Status PasswordAgeCheck::Evaluate(const PolicyRequest& request,
                                   std::vector<PolicyFinding>* out) const {
   std::string stage = request.Stage();
   if (stage != "mail" && stage != "rcpt") return Status::Ok();
   for (const AccountRef& ref : SenderAccounts(request)) {
-    std::optional<Account> account = Find(ref, out);
+    CachedAccount account = Find(ref, out);
     if (!account) continue;
     int64_t changed = account->password_changed_at.value_or(account->created_at);
     int64_t age = Now() - changed;

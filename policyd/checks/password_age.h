@@ -28,6 +28,7 @@ class PasswordAgeCheck : public AccountCheck {
 
   PasswordAgeCheck(const RuleSpec& rule, std::shared_ptr<const AccountContext> context);
   Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override;
+  bool AnswersFromMemory(const PolicyRequest& request) const override;
 
  private:
   int64_t max_age_user_;   // seconds

@@ -6,6 +6,7 @@
 // recipient_count) are Postfix's; absent ones count as 0 (a message as 1 recipient).
 #include "policyd/checks/rate_limit.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/ascii.h"
@@ -105,6 +106,35 @@ PolicyFinding RateLimitCheck::UnavailableFinding(const Status& status) const {
   return f;
 }
 
+Result<RateUsage> RateLimitCheck::Used(const std::string& key, int64_t now) const {
+  const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
+  const int64_t oldest = limits_.window.OldestCounted(now);
+  // Taken before the read (account_directory.h, AccountsMark).
+  const auto mark = cache ? context_->store->ChangeMark() : std::nullopt;
+  if (cache) {
+    auto cached = cache->Get(key, mark);
+    if (cached && cached->oldest == oldest) return cached->used;
+  }
+  auto used = context_->store->Read(key, limits_.window, now);
+  if (used.ok() && cache) cache->Put(key, {*used, oldest}, mark);
+  return used;
+}
+
+bool RateLimitCheck::AnswersFromMemory(const PolicyRequest& request) const {
+  const std::string stage = request.Stage();
+  const bool reads = stage == "mail" || stage == "rcpt";
+  if (!reads && stage != "end-of-message") return true;
+  std::optional<Counter> counter = CounterOf(request);
+  if (!counter || !MayAsk().ok()) return true;  // nothing to count, or failing at once
+  if (!reads) return false;
+  const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
+  if (!cache) return false;
+  auto cached = cache->Get(counter->key, context_->store->ChangeMark());
+  // A total kept by time is renewed rarely enough that the probe's margin hardly matters;
+  // the window's start moving on is what the check below is for.
+  return cached && cached->oldest == limits_.window.OldestCounted(context_->now());
+}
+
 Status RateLimitCheck::Evaluate(const PolicyRequest& request,
                                 std::vector<PolicyFinding>* out) const {
   const std::string stage = request.Stage();
@@ -116,7 +146,7 @@ Status RateLimitCheck::Evaluate(const PolicyRequest& request,
     out->push_back(UnavailableFinding(may));
     return Status::Ok();
   }
-  auto used = context_->store->Read(counter->key, limits_.window, context_->now());
+  auto used = Used(counter->key, context_->now());
   if (!used.ok()) {
     NoteFailure(used.status());
     out->push_back(UnavailableFinding(used.status()));
@@ -168,9 +198,24 @@ Status RateLimitCheck::Observe(const PolicyRequest& request, const PolicyDecisio
   delta.messages = 1;
   delta.recipients = static_cast<int64_t>(request.recipient_count().value_or(1));
   delta.bytes = static_cast<int64_t>(request.size().value_or(0));
-  auto total = context_->store->Add(counter->key, limits_.window, delta, context_->now());
+  const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
+  const int64_t now = context_->now();
+  const auto mark = cache ? context_->store->ChangeMark() : std::nullopt;
+  auto total = context_->store->Add(counter->key, limits_.window, delta, now);
   NoteFailure(total.status());
   if (!total.ok()) return total.status();
+  if (cache) {
+    // Totals only grow within one window start: of two answers of concurrent Adds, the
+    // later one in the store has the larger counts, whichever arrives here last.
+    cache->PutMerged(counter->key, {*total, limits_.window.OldestCounted(now)}, mark,
+                     [](const RateLimitContext::Totals& a, RateLimitContext::Totals b) {
+                       if (a.oldest != b.oldest) return b;
+                       b.used.messages = std::max(a.used.messages, b.used.messages);
+                       b.used.recipients = std::max(a.used.recipients, b.used.recipients);
+                       b.used.bytes = std::max(a.used.bytes, b.used.bytes);
+                       return b;
+                     });
+  }
   return Status::Ok();
 }
 

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "policyd/checks/lookup_cache.h"
 #include "policyd/checks/store_backoff.h"
 #include "policyd/policy_request.h"
 #include "policyd/policy_rules.h"
@@ -52,9 +53,19 @@ namespace mailwarden {
 
 // What the rate_limit rules of one configuration share.
 struct RateLimitContext {
-  std::shared_ptr<RateCounterStore> store;  // null: every count fails
-  std::function<int64_t()> now;             // Unix seconds; never empty
+  std::shared_ptr<RateCounterStore> store;    // null: every count fails
+  std::function<int64_t()> now;               // Unix seconds; never empty
   Action on_unavailable = Action::kTempfail;  // rate_limits.on_unavailable
+  // The window totals last read or written per counter key (lookup_cache.h), with the
+  // oldest bucket they sum: good only while the window starts in that same bucket. Kept
+  // until the store's ChangeMark moves (SQLite), or for rate_limits.cache_ms when the
+  // store cannot tell (Redis; 0 by default: read every time, so that several hosts'
+  // counts add up at once). This daemon's own counts enter at once either way.
+  struct Totals {
+    RateUsage used;
+    int64_t oldest = 0;
+  };
+  std::unique_ptr<LookupCache<Totals>> cache;
   StoreBackoff backoff;  // after a failure, the store is not asked for a while
 };
 
@@ -85,6 +96,9 @@ class RateLimitCheck : public PolicyCheck {
   Status Evaluate(const PolicyRequest& request, std::vector<PolicyFinding>* out) const override;
   // At END-OF-MESSAGE: counts the message unless `decision` refuses it.
   Status Observe(const PolicyRequest& request, const PolicyDecision& decision) const override;
+  // At MAIL and RCPT when the counter's totals are cached; never at END-OF-MESSAGE of a
+  // counted identity (a write).
+  bool AnswersFromMemory(const PolicyRequest& request) const override;
 
  private:
   // Whose mail a request is, and the key of their counter.
@@ -99,6 +113,8 @@ class RateLimitCheck : public PolicyCheck {
   // Starts a backoff after a failed store call.
   void NoteFailure(const Status& status) const;
   PolicyFinding UnavailableFinding(const Status& status) const;
+  // The totals of `key` over the window ending at `now`, from the cache or the store.
+  Result<RateUsage> Used(const std::string& key, int64_t now) const;
 
   Limits limits_;
   std::shared_ptr<const RateLimitContext> context_;

@@ -83,6 +83,18 @@ class AccountDirectory {
   virtual Status SetUsage(std::string_view account_address, const MailboxUsage& usage) = 0;
   virtual Status RecordLogin(std::string_view account_address, int64_t when) = 0;
 
+  // Change marks, so that a cache may keep answers until the data changes instead of for
+  // a fixed time: a number that differs from every earlier one once data Find()
+  // (AccountsMark) or Usage() (UsageMark) serves may have changed, whoever changed it
+  // (the CLI, another host, a trigger); nullopt when the store cannot tell (a cache then
+  // falls back to accounts.cache_ms). A change is reflected within kChangeLagMs. Called
+  // on every cached lookup, on the event loop too: reads memory only, never waits on the
+  // store. A caller takes the mark *before* the read whose answer it caches, so an answer
+  // read before a change is never filed under a mark taken after it.
+  static constexpr int64_t kChangeLagMs = 100;
+  virtual std::optional<uint64_t> AccountsMark() const { return std::nullopt; }
+  virtual std::optional<uint64_t> UsageMark() const { return std::nullopt; }
+
   // One line of an import (accounts_cli's CSV): the account, and its usage when given.
   struct ImportRecord {
     Account account;

@@ -38,6 +38,15 @@ class DovecotDirectory final : public AccountDirectory {
     return all;
   }
 
+  // Dovecot's records change with every login and delivery and say nothing about it:
+  // answers that include them are cached by time (accounts.cache_ms).
+  std::optional<uint64_t> AccountsMark() const override {
+    return last_login_ ? std::nullopt : directory_->AccountsMark();
+  }
+  std::optional<uint64_t> UsageMark() const override {
+    return quota_ ? std::nullopt : directory_->UsageMark();
+  }
+
   Status Add(const Account& account) override { return directory_->Add(account); }
   Status Update(const Account& account) override { return directory_->Update(account); }
   Status SetUsage(std::string_view account_address, const MailboxUsage& usage) override {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/log.h"
 #include "policyd/store/account_sql.h"
 #include "policyd/store/account_validation.h"
 #include "policyd/store/account_writer.h"
@@ -48,7 +49,36 @@ CREATE TABLE usage (
   updated_at BIGINT NOT NULL
 );
 )SQL"},
+    // Change marks (AccountsMark, UsageMark): every statement changing a table, whoever runs
+    // it (the CLI on any host, a DBA's UPDATE, a sync script), notifies channel
+    // mailwarden_directory with the table's name, and the daemons listening there drop what
+    // they cached from it. The server delivers a NOTIFY when the transaction commits and
+    // only if it commits: a rolled-back write is never announced, and a committed one is
+    // announced once its data is visible. Identical notifications of one transaction are
+    // sent once, so an import of many rows is one notification per table. Statement-level:
+    // a statement changing no row (an UPDATE of an unknown account) notifies too, which
+    // costs a cache miss, never a stale answer.
+    {2, "notify channel mailwarden_directory of every change", R"SQL(
+CREATE FUNCTION mailwarden_directory_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('mailwarden_directory', TG_TABLE_NAME);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER accounts_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON accounts
+  FOR EACH STATEMENT EXECUTE FUNCTION mailwarden_directory_notify();
+CREATE TRIGGER aliases_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aliases
+  FOR EACH STATEMENT EXECUTE FUNCTION mailwarden_directory_notify();
+CREATE TRIGGER usage_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON usage
+  FOR EACH STATEMENT EXECUTE FUNCTION mailwarden_directory_notify();
+)SQL"},
 };
+
+// The channel the triggers of migration 2 notify, and which of its payloads (table names)
+// move which mark: Find() reads accounts and aliases, Usage() reads usage.
+constexpr char kChangeChannel[] = "mailwarden_directory";
+constexpr size_t kAccountsCounter = 0;
+constexpr size_t kUsageCounter = 1;
 
 // Advisory lock keys (pg_advisory_xact_lock): one for migrations, one for writers. Fixed
 // numbers of ours ("mwacct" and "mwacc1" in ASCII), unlikely to meet another application's.
@@ -148,7 +178,36 @@ int PgAccountDirectory::LatestSchemaVersion() { return std::end(kMigrations)[-1]
 
 PgAccountDirectory::PgAccountDirectory(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
 
-PgAccountDirectory::~PgAccountDirectory() = default;
+PgAccountDirectory::~PgAccountDirectory() = default;  // stops the listener, if any
+
+const PgListener* PgAccountDirectory::Listener() const {
+  std::call_once(listener_once_, [this] {
+    auto listener = PgListener::Start({
+        .conninfo = pool_->options().conninfo,
+        .label = account_sql::kStoreLabel,
+        .channel = kChangeChannel,
+        .counters = {{"accounts", "aliases"}, {"usage"}},
+        // In the background: connecting may take the time Open() is allowed.
+        .timeout_ms = std::max<int64_t>(pool_->options().timeout_ms, kOpenTimeoutMs),
+    });
+    if (!listener.ok()) {
+      LogWarn(listener.status().message() + " (changes not heard: answers kept for a fixed time)");
+      return;
+    }
+    listener_ = std::move(listener).value();
+  });
+  return listener_.get();
+}
+
+std::optional<uint64_t> PgAccountDirectory::AccountsMark() const {
+  const PgListener* l = Listener();
+  return l ? l->Count(kAccountsCounter) : std::nullopt;
+}
+
+std::optional<uint64_t> PgAccountDirectory::UsageMark() const {
+  const PgListener* l = Listener();
+  return l ? l->Count(kUsageCounter) : std::nullopt;
+}
 
 Result<std::unique_ptr<PgAccountDirectory>> PgAccountDirectory::Open(
     const std::string& conninfo, const AccountDirectoryOptions& options) {

@@ -3,22 +3,33 @@
 // Distrusts: the server (it may vanish mid-answer, stall, or never answer a cancel) and the
 // connection string (parsed by libpq; only its host, port and database name are ever shown,
 // never its password). Every value is bound as a parameter, never spliced into SQL text; the
-// only SQL built at run time names a version table (a literal of the caller's) or carries a
-// number we computed. Limits: one deadline per call, kCancelGraceMs after it for a cancelled
-// statement to end. libpq 15's PQcancel opens its own connection and is not bounded by our
-// deadline; it is sent to a server that just answered on the same address, and should it
-// hang or be lost, the server's statement_timeout (the budget, set on every connection) ends
-// the statement anyway. Fails with a Status; never throws.
+// only SQL built at run time names a version table (a literal of the caller's), a LISTEN
+// channel (a plain identifier of the caller's, checked) or carries a number we computed. Limits:
+// one deadline per call, kCancelGraceMs after it for a cancelled statement to end. libpq 15's
+// PQcancel opens its own connection and is not bounded by our deadline; it is sent to a server that
+// just answered on the same address, and should it hang or be lost, the server's statement_timeout
+// (the budget, set on every connection) ends the statement anyway. Fails with a Status; never
+// throws.
 #include "policyd/store/pg_db.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <future>
+#include <system_error>
+#include <thread>
+
+#include "common/log.h"
+#include "common/unique_fd.h"
 
 namespace mailwarden {
 namespace {
@@ -49,13 +60,22 @@ int64_t MsUntil(Clock::time_point deadline) {
   return std::max<int64_t>(0, left.count());
 }
 
-// Waits for `events` on `fd` until `deadline`; false when the deadline passed first.
-bool WaitFd(int fd, short events, Clock::time_point deadline) {
+// True when `fd` (an event, -1: none) is readable now.
+bool Readable(int fd) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// Waits for `events` on `fd` until `deadline`; false when the deadline passed first, or
+// `stop_fd` (-1: none) became readable.
+bool WaitFd(int fd, short events, Clock::time_point deadline, int stop_fd = -1) {
   for (;;) {
     const int64_t left = MsUntil(deadline);
     if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 60000)));
+    pollfd p[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
+    int n = poll(p, stop_fd >= 0 ? 2 : 1, static_cast<int>(std::min<int64_t>(left, 60000)));
+    if (n > 0 && stop_fd >= 0 && (p[1].revents & POLLIN)) return false;
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return true;  // let libpq find and report the error
   }
@@ -127,9 +147,11 @@ PgConnection::~PgConnection() {
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo,
                                                             std::string name, int64_t budget_ms,
                                                             Clock::time_point deadline,
-                                                            int64_t statement_timeout_ms) {
+                                                            int64_t statement_timeout_ms,
+                                                            int stop_fd) {
   auto c = std::unique_ptr<PgConnection>(new PgConnection(std::move(name)));
   c->StartCall(budget_ms, deadline);
+  c->stop_fd_ = stop_fd;
   // libpq's own bound as well (whole seconds, at least 2); the URI's wins when it has one,
   // and our deadline below ends the wait anyway.
   const std::string connect_timeout =
@@ -143,7 +165,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
   while (PQstatus(c->conn_) != CONNECTION_BAD && polling != PGRES_POLLING_OK &&
          polling != PGRES_POLLING_FAILED) {
     const short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    if (!WaitFd(PQsocket(c->conn_), events, deadline)) {
+    if (!WaitFd(PQsocket(c->conn_), events, deadline, stop_fd)) {
       return Status::Timeout(c->name_ + ": cannot connect within " + std::to_string(budget_ms) +
                              " ms");
     }
@@ -180,10 +202,16 @@ void PgConnection::RollbackIfOpen() {
 }
 
 bool PgConnection::WaitSocket(bool for_write) const {
-  return WaitFd(PQsocket(conn_), for_write ? POLLIN | POLLOUT : POLLIN, deadline_);
+  return WaitFd(PQsocket(conn_), for_write ? POLLIN | POLLOUT : POLLIN, deadline_, stop_fd_);
 }
 
+bool PgConnection::Stopping() const { return Readable(stop_fd_); }
+
 void PgConnection::Cancel() {
+  if (Stopping()) {  // the owner is going away: no cancel to wait for, drop the connection
+    broken_ = true;
+    return;
+  }
   if (PGcancel* cancel = PQgetCancel(conn_)) {
     char error[256];
     PQcancel(cancel, error, sizeof error);
@@ -435,6 +463,191 @@ Result<int> PgSchemaVersion(PgConnection& c, std::string_view version_table) {
                       "read the schema version");
   if (!rows.ok()) return rows.status();
   return static_cast<int>(rows->Int(0, 0));
+}
+
+// ---- PgListener --------------------------------------------------------------------------
+
+struct PgListener::State {
+  Options options;
+  std::string name;  // "<label> <host>/<database>"
+  UniqueFd stop;     // an eventfd the destructor writes once
+  std::atomic<bool> listening{false};
+  std::unique_ptr<std::atomic<uint64_t>[]> counts;
+  std::promise<void> done;  // set when the thread ends
+  std::future<void> finished = done.get_future();
+};
+
+namespace {
+
+// Every listener of the process counts from a base of its own, so that no two hand out the
+// same number (2^40 notifications apart).
+std::atomic<uint64_t> listener_bases{0};
+
+bool PlainIdentifier(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Waits `ms` or until `stop_fd` is readable; false when it is.
+bool Pause(int stop_fd, int64_t ms) {
+  const auto until = Clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    const int64_t left = MsUntil(until);
+    if (left <= 0) return !Readable(stop_fd);
+    pollfd p{stop_fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 60000)));
+    if (n > 0) return false;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgListener>> PgListener::Start(Options options) {
+  auto name = Describe(options.conninfo);
+  if (!name.ok()) return Status::InvalidArgument(options.label + ": " + name.status().message());
+  const std::string full = options.label + " " + *name;
+  if (!PlainIdentifier(options.channel)) {
+    return Status::InvalidArgument(full + ": not a channel name: " + options.channel);
+  }
+  if (options.counters.empty() || options.timeout_ms <= 0 || options.retry_min_ms <= 0 ||
+      options.retry_max_ms < options.retry_min_ms || options.check_interval_ms <= 0) {
+    return Status::InvalidArgument(full + ": listener needs counters and positive limits");
+  }
+  auto state = std::make_shared<State>();
+  state->stop.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!state->stop.valid()) {
+    return Status::IoError(full + ": eventfd: " + std::string(std::strerror(errno)));
+  }
+  const size_t n = options.counters.size();
+  const uint64_t base = (listener_bases.fetch_add(1) + 1) << 40;
+  state->counts.reset(new std::atomic<uint64_t>[n]);
+  for (size_t i = 0; i < n; ++i) state->counts[i].store(base);
+  state->options = std::move(options);
+  state->name = full;
+  auto listener = std::unique_ptr<PgListener>(new PgListener(state));
+  try {
+    listener->thread_ = std::thread([state] { Run(state); });
+  } catch (const std::system_error& e) {
+    return Status::IoError(full + ": cannot start the listener thread: " + e.what());
+  }
+  return listener;
+}
+
+PgListener::~PgListener() {
+  const uint64_t one = 1;
+  if (write(state_->stop.get(), &one, sizeof one) != sizeof one) {
+    // An eventfd write fails only when its counter would overflow: it is set already.
+  }
+  if (state_->finished.wait_for(std::chrono::milliseconds(kStopWaitMs)) ==
+      std::future_status::ready) {
+    thread_.join();
+  } else {
+    thread_.detach();  // stuck in libpq's name resolution: it ends on its own (see header)
+  }
+}
+
+std::optional<uint64_t> PgListener::Count(size_t i) const {
+  // `listening` first: it is set after the counters moved on, so a count read while it is
+  // true is one of the current connection's.
+  if (i >= state_->options.counters.size() || !state_->listening.load()) return std::nullopt;
+  return state_->counts[i].load();
+}
+
+bool PgListener::listening() const { return state_->listening.load(); }
+
+void PgListener::Run(const std::shared_ptr<State>& state) {
+  State& s = *state;
+  const Options& o = s.options;
+  const int stop_fd = s.stop.get();
+  int64_t backoff = o.retry_min_ms;
+  bool complained = false;  // a warning logged since listening last started
+  try {
+    while (!Readable(stop_fd)) {
+      Status failed = Status::Ok();
+      {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
+        auto c = PgConnection::Connect(o.conninfo, s.name, o.timeout_ms, deadline, o.timeout_ms,
+                                       stop_fd);
+        // The channel is a plain identifier of ours (checked by Start), not input.
+        failed = c.ok() ? (*c)->Exec("LISTEN " + o.channel) : c.status();
+        if (failed.ok()) {
+          // Changes committed while nobody listened were not heard: every count moves on
+          // before any is shown again.
+          for (size_t i = 0; i < o.counters.size(); ++i) s.counts[i].fetch_add(1);
+          s.listening.store(true);
+          backoff = o.retry_min_ms;
+          LogInfo(s.name + ": listening on channel " + o.channel + (complained ? " again" : ""));
+          complained = false;
+          failed = Serve(**c, s);
+          s.listening.store(false);
+        }
+      }  // the connection is closed here
+      if (Readable(stop_fd)) break;
+      if (!complained) {
+        LogWarn(failed.message() + " (not listening on channel " + o.channel + "; trying again)");
+        complained = true;
+      }
+      if (!Pause(stop_fd, backoff)) break;
+      backoff = std::min(backoff * 2, o.retry_max_ms);
+    }
+  } catch (...) {
+    // Out of memory: stop listening, the counts go back to "unknown".
+    s.listening.store(false);
+  }
+  s.done.set_value();
+}
+
+Status PgListener::Serve(PgConnection& c, State& s) {
+  const Options& o = s.options;
+  PGconn* conn = c.conn_;
+  auto quiet_since = Clock::now();
+  for (;;) {
+    // Notifications libpq has read (while waiting below, or during LISTEN or a check).
+    while (PGnotify* n = PQnotifies(conn)) {
+      const std::string_view payload = n->extra ? n->extra : "";
+      bool counted = false;
+      for (size_t i = 0; i < o.counters.size(); ++i) {
+        if (std::find(o.counters[i].begin(), o.counters[i].end(), payload) != o.counters[i].end()) {
+          s.counts[i].fetch_add(1);
+          counted = true;
+        }
+      }
+      if (!counted) {
+        for (size_t i = 0; i < o.counters.size(); ++i) s.counts[i].fetch_add(1);
+      }
+      PQfreemem(n);
+    }
+    if (PQstatus(conn) == CONNECTION_BAD) {
+      return Status::Unavailable(c.name() + ": connection lost: " + Trimmed(PQerrorMessage(conn)));
+    }
+    const int64_t wait = MsUntil(quiet_since + std::chrono::milliseconds(o.check_interval_ms));
+    if (wait <= 0) {
+      // Silent for a while: make sure the server is still there.
+      c.StartCall(o.timeout_ms, Clock::now() + std::chrono::milliseconds(o.timeout_ms));
+      if (Status checked = c.Exec("SELECT 1"); !checked.ok()) return checked;
+      quiet_since = Clock::now();
+      continue;
+    }
+    pollfd p[2] = {{PQsocket(conn), POLLIN, 0}, {s.stop.get(), POLLIN, 0}};
+    const int n = poll(p, 2, static_cast<int>(std::min<int64_t>(wait, 60000)));
+    if (n < 0 && errno != EINTR) {
+      return Status::Unavailable(c.name() + ": poll: " + std::string(std::strerror(errno)));
+    }
+    if (n <= 0) continue;
+    if (p[1].revents & POLLIN) return Status::Ok();
+    if (p[0].revents != 0) {
+      if (!PQconsumeInput(conn)) {
+        return Status::Unavailable(c.name() +
+                                   ": connection lost: " + Trimmed(PQerrorMessage(conn)));
+      }
+      quiet_since = Clock::now();
+    }
+  }
 }
 
 }  // namespace mailwarden

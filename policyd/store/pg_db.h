@@ -24,6 +24,10 @@
 //
 // Threads: a PgPool may be used from any thread; a PgConnection belongs to the one call that
 // borrowed it.
+//
+// PgListener (at the end) listens on a channel (LISTEN/NOTIFY) over a connection of its own
+// and counts the notifications, for a store that keeps answers until the database says
+// they changed.
 #ifndef MAILWARDEN_POLICYD_STORE_PG_DB_H_
 #define MAILWARDEN_POLICYD_STORE_PG_DB_H_
 
@@ -35,6 +39,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -132,11 +137,12 @@ class PgConnection {
   friend class PgPool;
   explicit PgConnection(std::string name) : name_(std::move(name)) {}
   // Opens a connection to `conninfo` before `deadline` (`budget_ms` from the call's start); its
-  // statements time out on the server after `statement_timeout_ms`.
+  // statements time out on the server after `statement_timeout_ms`. `stop_fd`: see stop_fd_.
   static Result<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo,
                                                        std::string name, int64_t budget_ms,
                                                        Clock::time_point deadline,
-                                                       int64_t statement_timeout_ms);
+                                                       int64_t statement_timeout_ms,
+                                                       int stop_fd = -1);
   // Sends `sql` (with `params` unless `simple`: the simple protocol, several statements) and
   // collects its result before the deadline.
   Result<PgRows> Run(const std::string& sql, std::span<const PgParam> params, bool simple,
@@ -151,9 +157,16 @@ class PgConnection {
   void Cancel();
   Status Error(std::string_view what, const std::string& reason, const char* sqlstate) const;
 
+  friend class PgListener;
+  // True once `stop_fd_` (when set) is readable: the owner wants the call to end now.
+  bool Stopping() const;
+
   std::string name_;
   int64_t budget_ms_ = 0;
   PGconn* conn_ = nullptr;
+  // A PgListener's stop event: waits end when it becomes readable (as at the deadline), and
+  // a statement so ended is not cancelled (the connection is dropped instead). -1: none.
+  int stop_fd_ = -1;
   bool broken_ = false;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> prepared statement name
   uint64_t prepare_attempts_ = 0;
@@ -255,6 +268,75 @@ std::string PgPlaceholders(std::string_view sql);
 
 // The version recorded in `version_table` (0 when none).
 Result<int> PgSchemaVersion(PgConnection& c, std::string_view version_table);
+
+// Listens on one channel (LISTEN) over a connection of its own, in a thread of its own, and
+// counts the notifications (NOTIFY, pg_notify()) in a few counters, so that another thread
+// can tell, reading memory only, whether the database announced a change since it last
+// looked. The server delivers a notification when the transaction sending it commits, never
+// for one rolled back.
+//
+//   auto l = PgListener::Start({.conninfo = uri, .label = "accounts store",
+//                               .channel = "mailwarden_directory",
+//                               .counters = {{"accounts", "aliases"}, {"usage"}}});
+//   std::optional<uint64_t> before = (*l)->Count(0);  // nullopt: not listening
+//
+// Counters: a notification whose payload is listed in counters[i] adds one to counter i; any
+// other payload (an empty one included) to every counter. Count(i) is nullopt while the
+// listener is not listening (before its first LISTEN succeeded, after the connection broke)
+// and after each (re)connection every counter moves on, as notifications may have been
+// missed while it was down. A count is never the same as one before it, nor as one of
+// another listener of this process. Count() is lock-free and never waits.
+//
+// Failures: a connection that cannot be opened or breaks is opened again after a backoff
+// (retry_min_ms, doubling up to retry_max_ms). A silent connection is checked (SELECT 1)
+// after check_interval_ms without traffic, so a server or network gone quietly is noticed
+// within check_interval_ms + timeout_ms. One warning is logged when listening stops (or
+// cannot start) and one line when it resumes; messages name the store by label,
+// host/database and channel, never the password.
+//
+// Time: the destructor ends the thread at once, whatever it waits for: connecting, a
+// statement, a notification, a backoff. libpq resolves host names before connecting
+// without a bound of ours; a thread still in there after kStopWaitMs is left to finish on
+// its own (it then touches nothing of its owner's).
+class PgListener {
+ public:
+  struct Options {
+    std::string conninfo;  // a libpq URI
+    std::string label;     // names the store in messages ("accounts store")
+    std::string channel;   // an identifier of ours (never input): it is spliced into LISTEN
+    std::vector<std::vector<std::string>> counters;  // payloads counted by each counter
+    int64_t timeout_ms = 5000;                       // connecting + LISTEN, and each check
+    int64_t retry_min_ms = 1000;                     // first wait before connecting again
+    int64_t retry_max_ms = 30000;                    // longest wait before connecting again
+    int64_t check_interval_ms = 5000;                // a connection silent this long is checked
+  };
+  static constexpr int64_t kStopWaitMs = 800;
+
+  // Starts the thread (it connects in the background). kInvalidArgument when the conninfo
+  // cannot be parsed, the channel is not a plain identifier, there are no counters or a
+  // limit is not positive; kIoError when its wake-up event or its thread cannot be made.
+  static Result<std::unique_ptr<PgListener>> Start(Options options);
+  ~PgListener();
+  PgListener(const PgListener&) = delete;
+  PgListener& operator=(const PgListener&) = delete;
+
+  // Counter `i`, nullopt while not listening (see above) or when there is no counter `i`.
+  std::optional<uint64_t> Count(size_t i) const;
+  // True while LISTEN is in force.
+  bool listening() const;
+
+  struct State;  // shared with the thread (pg_db.cc)
+
+ private:
+  explicit PgListener(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  // The thread: connect, LISTEN, count, until the stop event.
+  static void Run(const std::shared_ptr<State>& state);
+  // Waits on `c` for notifications until the stop event (Ok) or a failure (why).
+  static Status Serve(PgConnection& c, State& state);
+
+  std::shared_ptr<State> state_;
+  std::thread thread_;
+};
 
 }  // namespace mailwarden
 

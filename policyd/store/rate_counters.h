@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,9 +52,7 @@ struct RateWindow {
   // Start of the oldest bucket the window ending at `now` sums.
   int64_t OldestCounted(int64_t now) const { return BucketStart(now - seconds); }
   // From when the bucket starting at `bucket_start` is no longer summed by any window.
-  int64_t ExpiresAt(int64_t bucket_start) const {
-    return bucket_start + BucketSeconds() + seconds;
-  }
+  int64_t ExpiresAt(int64_t bucket_start) const { return bucket_start + BucketSeconds() + seconds; }
 };
 
 class RateCounterStore {
@@ -68,6 +67,12 @@ class RateCounterStore {
   // The totals of `key` over `window` ending at `now` (zero for a key never counted).
   virtual Result<RateUsage> Read(std::string_view key, const RateWindow& window,
                                  int64_t now) const = 0;
+  // A number that moves on once another process may have changed the counters (this
+  // store's own Add() calls do not move it), for a cache of the totals that keeps them
+  // until then; nullopt when the store cannot tell (the cache then keeps them for
+  // rate_limits.cache_ms). Never waits on the store longer than a local read; see
+  // AccountDirectory::AccountsMark for how a caller uses it.
+  virtual std::optional<uint64_t> ChangeMark() const { return std::nullopt; }
 };
 
 // How a RateCounterStore is opened.

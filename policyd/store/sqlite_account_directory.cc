@@ -284,6 +284,23 @@ Status SqliteAccountDirectory::Import(std::span<const ImportRecord> records) {
       [&](AccountRowWriter& w) { return ImportAccounts(w, records, *accounts, now); });
 }
 
+std::optional<uint64_t> SqliteAccountDirectory::AccountsMark() const {
+  if (watch_.PollDue()) {
+    std::unique_lock lock(watch_mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      if (!watch_connection_) {
+        // Short budget: this runs on the event loop, and a failure only means "unknown"
+        // (caches fall back to accounts.cache_ms) until the next poll opens it again.
+        auto c = Connection::Open(pool_->path(), /*create=*/false, 20, kStoreLabel);
+        if (c.ok()) watch_connection_ = std::move(c).value();
+      }
+      watch_.Poll(watch_connection_.get());
+      if (!watch_.Mark()) watch_connection_.reset();
+    }
+  }
+  return watch_.Mark();
+}
+
 Result<int> SqliteAccountDirectory::SchemaVersion() const {
   return pool_->Run([&](Connection& c) { return SqliteSchemaVersion(c, kVersionTable); });
 }

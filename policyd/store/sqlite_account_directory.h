@@ -23,9 +23,11 @@
 #define MAILWARDEN_POLICYD_STORE_SQLITE_ACCOUNT_DIRECTORY_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "policyd/store/account_directory.h"
+#include "policyd/store/sqlite_db.h"
 
 namespace mailwarden {
 
@@ -51,6 +53,10 @@ class SqliteAccountDirectory final : public AccountDirectory {
   Status SetUsage(std::string_view account_address, const MailboxUsage& usage) override;
   Status RecordLogin(std::string_view account_address, int64_t when) override;
   Status Import(std::span<const ImportRecord> records) override;
+  // PRAGMA data_version on a connection of their own (sqlite_db.h, SqliteChangeWatch): one
+  // file holds accounts, aliases and usage, so both marks are the same.
+  std::optional<uint64_t> AccountsMark() const override;
+  std::optional<uint64_t> UsageMark() const override { return AccountsMark(); }
 
   // The schema version recorded in the file.
   Result<int> SchemaVersion() const;
@@ -60,6 +66,9 @@ class SqliteAccountDirectory final : public AccountDirectory {
   explicit SqliteAccountDirectory(std::unique_ptr<Pool> pool);
 
   std::unique_ptr<Pool> pool_;
+  mutable SqliteChangeWatch watch_{kChangeLagMs};
+  mutable std::mutex watch_mu_;
+  mutable std::unique_ptr<SqliteConnection> watch_connection_;  // guarded by watch_mu_
 };
 
 }  // namespace mailwarden

@@ -246,4 +246,36 @@ Result<int> SqliteSchemaVersion(SqliteConnection& c, std::string_view version_ta
   return static_cast<int>(version);
 }
 
+// ---- SqliteChangeWatch ------------------------------------------------------------------
+
+bool SqliteChangeWatch::PollDue() {
+  const int64_t now = Clock::now().time_since_epoch().count();
+  int64_t due = next_poll_.load(std::memory_order_relaxed);
+  return now >= due &&
+         next_poll_.compare_exchange_strong(
+             due, now + std::chrono::duration_cast<Clock::duration>(interval_).count());
+}
+
+void SqliteChangeWatch::Poll(SqliteConnection* c) {
+  // A poll must never hold its caller (the event loop) long: a locked file means "unknown"
+  // until the next one.
+  constexpr int64_t kPollBudgetMs = 20;
+  std::optional<int64_t> version;
+  if (c != nullptr) {
+    c->StartCall(kPollBudgetMs);
+    SqliteQuery q(*c, "PRAGMA data_version");
+    auto row = q.Step("read data_version");
+    if (row.ok() && *row) version = q.ColumnInt(0);
+  }
+  if (!version) {
+    data_version_.reset();
+    mark_.store(0, std::memory_order_release);
+    return;
+  }
+  if (!data_version_ || *data_version_ != *version || mark_.load() == 0) {
+    data_version_ = version;
+    mark_.store(++last_mark_, std::memory_order_release);
+  }
+}
+
 }  // namespace mailwarden

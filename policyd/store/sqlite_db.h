@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -131,6 +132,36 @@ class SqliteWriteTransaction {
 
  private:
   SqliteConnection& c_;
+};
+
+// Change marks of an SQLite file (AccountDirectory::AccountsMark,
+// RateCounterStore::ChangeMark): PRAGMA data_version on a connection moves on when another
+// connection, of this process or another, commits to the file, and not for the
+// connection's own commits. Mark() reads two atomics; Poll() asks SQLite, and the owner
+// calls it when PollDue() (every `interval_ms`), holding the connection. A mark is never
+// reused: after a failed poll (nullopt) the next good one is a new number.
+class SqliteChangeWatch {
+ public:
+  using Clock = SqliteConnection::Clock;
+
+  explicit SqliteChangeWatch(int64_t interval_ms) : interval_(interval_ms) {}
+
+  std::optional<uint64_t> Mark() const {
+    uint64_t m = mark_.load(std::memory_order_acquire);
+    return m == 0 ? std::nullopt : std::optional<uint64_t>(m);
+  }
+  // True for one caller per interval: that caller then calls Poll().
+  bool PollDue();
+  // Reads data_version on `c` (null: the connection could not be had; the mark becomes
+  // unknown) with a short budget of its own. Callers are serialised by the owner.
+  void Poll(SqliteConnection* c);
+
+ private:
+  const std::chrono::milliseconds interval_;
+  std::atomic<int64_t> next_poll_{0};  // steady-clock ticks
+  std::atomic<uint64_t> mark_{0};      // 0: unknown
+  uint64_t last_mark_ = 0;             // the last one handed out (guarded by the owner)
+  std::optional<int64_t> data_version_;
 };
 
 // One schema step. A released migration is never edited: a change is a new version.

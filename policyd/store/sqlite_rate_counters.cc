@@ -72,8 +72,7 @@ int SqliteRateCounterStore::LatestSchemaVersion() { return std::end(kMigrations)
 Result<std::unique_ptr<SqliteRateCounterStore>> SqliteRateCounterStore::Open(
     const std::string& path, const RateCounterOptions& options) {
   if (options.timeout_ms <= 0) {
-    return Status::InvalidArgument(std::string(kLabel) + " " + path +
-                                   ": timeout must be positive");
+    return Status::InvalidArgument(std::string(kLabel) + " " + path + ": timeout must be positive");
   }
   auto c = SqliteConnection::Open(path, /*create=*/true,
                                   std::max<int64_t>(options.timeout_ms, kOpenTimeoutMs), kLabel);
@@ -130,8 +129,17 @@ Result<RateUsage> SqliteRateCounterStore::Read(std::string_view key, const RateW
                                                int64_t now) const {
   if (Status s = CheckKey(key); !s.ok()) return s;
   if (window.seconds <= 0) return Status::InvalidArgument(std::string(kLabel) + ": empty window");
-  return Locked(
-      [&](SqliteConnection& c) { return Sum(c, key, window.OldestCounted(now)); });
+  return Locked([&](SqliteConnection& c) { return Sum(c, key, window.OldestCounted(now)); });
+}
+
+std::optional<uint64_t> SqliteRateCounterStore::ChangeMark() const {
+  if (watch_.PollDue()) {
+    // Called on the event loop: a connection busy with an Add is not waited for; the
+    // next poll is one interval later.
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) watch_.Poll(connection_.get());
+  }
+  return watch_.Mark();
 }
 
 void SqliteRateCounterStore::PurgeIfDue(int64_t now) {

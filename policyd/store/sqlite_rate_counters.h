@@ -48,6 +48,9 @@ class SqliteRateCounterStore final : public RateCounterStore {
                         int64_t now) override;
   Result<RateUsage> Read(std::string_view key, const RateWindow& window,
                          int64_t now) const override;
+  // data_version of the store's own connection (sqlite_db.h, SqliteChangeWatch): another
+  // process's commits move it, this store's Add() calls do not.
+  std::optional<uint64_t> ChangeMark() const override;
 
   // The schema version recorded in the file.
   Result<int> SchemaVersion() const;
@@ -67,6 +70,7 @@ class SqliteRateCounterStore final : public RateCounterStore {
   mutable std::timed_mutex mu_;
   std::unique_ptr<SqliteConnection> connection_;  // guarded by mu_
   std::atomic<int64_t> next_purge_{0};            // `now` from which to purge again
+  mutable SqliteChangeWatch watch_{100};          // AccountDirectory::kChangeLagMs
 };
 
 }  // namespace mailwarden

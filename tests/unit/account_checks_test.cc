@@ -2,8 +2,10 @@
 // the effective state they act on, against an in-memory AccountDirectory and a fixed clock.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "policyd/checks/account_check.h"
 #include "policyd/checks/password_age.h"
@@ -30,6 +32,10 @@ class FakeDirectory : public AccountDirectory {
   void PutUsage(const std::string& address, int64_t bytes) { usage_[address] = {bytes, 1}; }
   void Fail(Status s) { failure_ = std::move(s); }
   mutable int lookups = 0;
+  // What AccountsMark() and UsageMark() return: nullopt, a store that cannot tell.
+  std::optional<uint64_t> mark;
+  std::optional<uint64_t> AccountsMark() const override { return mark; }
+  std::optional<uint64_t> UsageMark() const override { return mark; }
 
   Result<std::optional<Account>> Find(std::string_view address) const override {
     ++lookups;
@@ -517,6 +523,50 @@ TEST_F(AccountRulesTest, AnswersAreReusedForCacheMsAndFailuresNever) {
   auto fresh = Rules(kPasswordRule, "  cache_ms: 60000\n");
   directory_->Fail(Status::Timeout("no answer"));
   EXPECT_NE(Reply(fresh, Request("other@" + std::string(kDomain), "x@example.com")), "DUNNO");
+}
+
+TEST_F(AccountRulesTest, MarkedAnswersAreKeptUntilTheDirectoryMarkMoves) {
+  Account a = Active("hai");
+  directory_->Put(a);
+  directory_->mark = 1;
+  auto rules = Rules(kPasswordRule, "  cache_ms: 1\n");  // by time, a millisecond
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")), "DUNNO");
+  EXPECT_EQ(directory_->lookups, 1);
+  a.password_changed_at = kNow - 400 * kDay;
+  directory_->Put(a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Long past the time to live, but the mark stands: still the answer read before.
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")), "DUNNO");
+  EXPECT_EQ(directory_->lookups, 1);
+  directory_->mark = 2;  // the store saw a write
+  EXPECT_NE(Reply(rules, Request(a.address, "x@example.com")), "DUNNO");
+  EXPECT_EQ(directory_->lookups, 2);
+}
+
+TEST_F(AccountRulesTest, AnswersFromMemoryOnceEverythingNeededIsCached) {
+  Account sender = Active("an");
+  Account recipient = Active("binh");
+  directory_->Put(sender);
+  directory_->Put(recipient);
+  directory_->PutUsage(recipient.address, 1000);
+  auto rules = Rules(std::string(kStateRule) + kQuotaRule + kPasswordRule, "  cache_ms: 60000\n");
+  PolicyRequest rcpt = Request(sender.address, recipient.address);
+  EXPECT_FALSE(rules->AnswersFromMemory(rcpt));
+  EXPECT_EQ(Reply(rules, rcpt), "DUNNO");
+  EXPECT_TRUE(rules->AnswersFromMemory(rcpt));
+  // Another recipient is not cached yet; an unknown one neither (the directory says so).
+  EXPECT_FALSE(rules->AnswersFromMemory(Request(sender.address, "nobody@" + std::string(kDomain))));
+  // END-OF-MESSAGE of one recipient: only mailbox_quota judges, from the cached usage.
+  EXPECT_TRUE(rules->AnswersFromMemory(
+      Request(sender.address, recipient.address, "END-OF-MESSAGE", "", "100", "1")));
+  // Other stages ask nothing.
+  EXPECT_TRUE(rules->AnswersFromMemory(Request("x@example.com", "", "CONNECT")));
+  // While the directory is backed off after a failure, answers come at once (failures).
+  directory_->Fail(Status::Timeout("no answer"));
+  PolicyRequest other = Request("chi@" + std::string(kDomain), "x@example.com");
+  EXPECT_FALSE(rules->AnswersFromMemory(other));
+  EXPECT_NE(Reply(rules, other), "DUNNO");
+  EXPECT_TRUE(rules->AnswersFromMemory(other));
 }
 
 TEST_F(AccountRulesTest, OldPasswordIsTaggedWithAHeader) {

@@ -65,7 +65,7 @@ TEST(PolicyRequest, ParsesOneRequestWithTypedAccess) {
   EXPECT_EQ(r.size(), 12345u);
   EXPECT_EQ(r.Get("helo_name"), "");
   EXPECT_FALSE(r.Has("helo_name"));
-  EXPECT_EQ(r.attributes().size(), 9u);
+  EXPECT_EQ(r.attribute_count(), 9u);
   EXPECT_TRUE(parser.idle());
 }
 
@@ -74,7 +74,7 @@ TEST(PolicyRequest, ByteByByteGivesTheSameRequest) {
   auto requests = FeedAll(&parser, kRequest, 1);
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].sender(), "foo@bar.tld");
-  EXPECT_EQ(requests[0].attributes().size(), 9u);
+  EXPECT_EQ(requests[0].attribute_count(), 9u);
 }
 
 TEST(PolicyRequest, PipelinedRequestsInOneChunk) {

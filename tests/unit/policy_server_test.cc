@@ -45,6 +45,7 @@ class GatedCounters : public RateCounterStore {
     return delta;
   }
   Result<RateUsage> Read(std::string_view key, const RateWindow&, int64_t) const override {
+    reads_.fetch_add(1);
     if (key.find("slow") == std::string_view::npos) return RateUsage{};
     std::unique_lock<std::mutex> lock(mu_);
     ++started_;
@@ -58,6 +59,13 @@ class GatedCounters : public RateCounterStore {
     ++finished_;
     return RateUsage{};
   }
+  // nullopt (the default): a store that cannot tell changes, read every time.
+  std::optional<uint64_t> ChangeMark() const override {
+    uint64_t m = mark_.load();
+    return m == 0 ? std::nullopt : std::optional<uint64_t>(m);
+  }
+  void SetMark(uint64_t m) { mark_.store(m); }
+  int reads() const { return reads_.load(); }
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
     open_ = false;
@@ -84,6 +92,8 @@ class GatedCounters : public RateCounterStore {
   mutable int finished_ = 0;
   bool open_ = true;
   std::chrono::milliseconds delay_{100};
+  std::atomic<uint64_t> mark_{0};
+  mutable std::atomic<int> reads_{0};
 };
 
 // A client socket with a receive timeout, so a broken server fails the test instead of
@@ -408,6 +418,32 @@ TEST_F(PolicyServerTest, PipelinedRequestsThroughThePoolKeepTheirOrder) {
   ASSERT_TRUE(c.Send(std::string(kSlowBlocked) + kGood + kSlow + kBlocked + kSlowBlocked + kGood));
   EXPECT_EQ(c.Read(6), std::string(kRejectLine) + "action=DUNNO\n\n" + "action=DUNNO\n\n" +
                            kRejectLine + kRejectLine + "action=DUNNO\n\n");
+}
+
+TEST_F(PolicyServerTest, CachedStoreAnswersStayOnTheLoop) {
+  counters_->SetMark(1);
+  Start("", {.with_store = true});
+  Client c(socket_);
+  ASSERT_TRUE(c.Send(kGood));
+  EXPECT_EQ(c.Read(1), "action=DUNNO\n\n");
+  EXPECT_EQ(server_->counters().pooled.load(), 1u);
+  EXPECT_EQ(counters_->reads(), 1);
+  // The same sender again: its totals are cached, answered on the loop without a read.
+  ASSERT_TRUE(c.Send(kGood));
+  EXPECT_EQ(c.Read(1), "action=DUNNO\n\n");
+  EXPECT_EQ(server_->counters().pooled.load(), 1u);
+  EXPECT_EQ(counters_->reads(), 1);
+  // The store saw another writer: read again, in the pool.
+  counters_->SetMark(2);
+  ASSERT_TRUE(c.Send(kGood));
+  EXPECT_EQ(c.Read(1), "action=DUNNO\n\n");
+  EXPECT_EQ(server_->counters().pooled.load(), 2u);
+  EXPECT_EQ(counters_->reads(), 2);
+  // Mixed: a slow pooled request, then cached ones answered on the loop, then pooled ones
+  // again; the answers keep request order.
+  ASSERT_TRUE(c.Send(std::string(kSlowBlocked) + kGood + kGood + kBlocked + kSlow + kGood));
+  EXPECT_EQ(c.Read(6), std::string(kRejectLine) + "action=DUNNO\n\n" + "action=DUNNO\n\n" +
+                           kRejectLine + "action=DUNNO\n\n" + "action=DUNNO\n\n");
 }
 
 TEST_F(PolicyServerTest, PipelinedMemoryRulesThroughThePoolKeepTheirOrder) {

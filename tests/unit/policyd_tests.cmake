@@ -37,6 +37,7 @@ mw_service_fixture(postgres mwpostgres.py ${MW_POSTGRES_FIXTURE_DIR})
 add_executable(account_store_test
   ${CMAKE_CURRENT_LIST_DIR}/account_store_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/accounts_cli_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/pg_account_marks_test.cc
 )
 target_link_libraries(account_store_test PRIVATE GTest::gtest GTest::gtest_main mw_policyd
                       PkgConfig::SQLITE3 PkgConfig::LIBPQ)
@@ -59,6 +60,10 @@ target_compile_definitions(rate_limit_test PRIVATE MW_SOURCE_DIR="${PROJECT_SOUR
 gtest_discover_tests(rate_limit_test DISCOVERY_TIMEOUT 30
   PROPERTIES LABELS unit FIXTURES_REQUIRED redis
              ENVIRONMENT MW_TEST_REDIS_URL_FILE=${MW_REDIS_FIXTURE_DIR}/url)
+
+# Change marks of the SQLite stores and the lookup caches that keep answers by them.
+mw_unit_test(change_marks_test ${CMAKE_CURRENT_LIST_DIR}/change_marks_test.cc)
+target_link_libraries(change_marks_test PRIVATE mw_policyd PkgConfig::SQLITE3)
 
 # Dovecot's quota and last-login dicts on a real SQLite file, merged into the directory.
 mw_unit_test(dovecot_dicts_test ${CMAKE_CURRENT_LIST_DIR}/dovecot_dicts_test.cc)

@@ -3,11 +3,10 @@
 // particular to each: purge, locks and migrations for SQLite; expiry, AUTH/SELECT, a killed
 // or silent server for Redis) and the rate_limit rule through PolicyRules with an injected
 // clock. The Redis cases need a server: MW_TEST_REDIS_URL, or the ctest fixture (redis).
-#include <gtest/gtest.h>
-#include <sqlite3.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "policyd/policy_rules.h"
+#include "policyd/store/account_directory.h"
 #include "policyd/store/rate_counters.h"
 #include "policyd/store/redis_client.h"
 #include "policyd/store/redis_rate_counters.h"
@@ -57,7 +57,7 @@ TEST(RateWindowTest, HourIsTwelveFiveMinuteBuckets) {
 
 TEST(RateWindowTest, ShortAndUnevenWindows) {
   EXPECT_EQ(RateWindow{5}.BucketSeconds(), 1);
-  EXPECT_EQ(RateWindow{13}.BucketSeconds(), 2);  // rounded up: never more than 12 + 1 buckets
+  EXPECT_EQ(RateWindow{13}.BucketSeconds(), 2);   // rounded up: never more than 12 + 1 buckets
   EXPECT_EQ(RateWindow{60}.BucketStart(-1), -5);  // floors before the epoch too
 }
 
@@ -225,7 +225,8 @@ TEST(SqliteRateCounterStoreTest, ExpiredBucketsArePurged) {
   TempDir dir;
   auto store = OpenOrDie(dir.Path("rl.db"));
   RateWindow w{60};  // 5 s buckets
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->Add("k" + std::to_string(i), w, Message(1, 1), kNow).ok());
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(store->Add("k" + std::to_string(i), w, Message(1, 1), kNow).ok());
   EXPECT_EQ(*store->BucketCount(), 10);
   // Long after: the next Add purges the ten expired buckets and keeps its own.
   ASSERT_TRUE(store->Add("k", w, Message(1, 1), kNow + 3600).ok());
@@ -253,8 +254,7 @@ TEST(SqliteRateCounterStoreTest, NewerSchemaIsRefused) {
   { OpenOrDie(dir.Path("rl.db")); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir.Path("rl.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "INSERT INTO rate_limit_schema_version VALUES (99, 'future', 0)",
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO rate_limit_schema_version VALUES (99, 'future', 0)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
@@ -513,6 +513,27 @@ TEST_F(RateLimitRuleTest, RefusesAtRcptOnceTheWindowIsFull) {
   EXPECT_EQ(Send(*rules), "DUNNO");
 }
 
+TEST_F(RateLimitRuleTest, TotalsAreCachedAndAnotherProcesssCountsSeenWithinTheLag) {
+  auto rules = Rules(kThreePerHour);
+  PolicyRequest rcpt = Request("RCPT", "alice");
+  EXPECT_FALSE(rules->AnswersFromMemory(rcpt));
+  EXPECT_EQ(Send(*rules), "DUNNO");
+  EXPECT_EQ(Send(*rules), "DUNNO");
+  // Read once and kept: its own counts entered the cache as they were added.
+  EXPECT_TRUE(rules->AnswersFromMemory(rcpt));
+  // Counting is a write: never from memory.
+  EXPECT_FALSE(rules->AnswersFromMemory(Request("END-OF-MESSAGE", "alice", "100", "1")));
+  // Another daemon on the same file counts alice's third message.
+  auto other = OpenOrDie(dir_.Path("rl.db"));
+  ASSERT_TRUE(
+      other->Add("sasl-rate|sasl_username|alice", RateWindow{3600}, {1, 1, 100}, now_).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(AccountDirectory::kChangeLagMs + 50));
+  EXPECT_NE(Send(*rules), "DUNNO");
+  // The window's start moving to the next bucket makes the totals read again.
+  now_ += 300;
+  EXPECT_FALSE(rules->AnswersFromMemory(rcpt));
+}
+
 TEST_F(RateLimitRuleTest, LoginsDifferingInCaseShareACounter) {
   auto rules = Rules(kThreePerHour);
   for (const char* login : {"alice", "Alice", "ALICE"}) EXPECT_EQ(Send(*rules, login), "DUNNO");
@@ -542,8 +563,9 @@ TEST_F(RateLimitRuleTest, CountsRecipientsAndBytes) {
 )");
   EXPECT_EQ(Send(*rules, "alice", "4", "10"), "DUNNO");
   EXPECT_EQ(Send(*rules, "alice", "1", "10"), "DUNNO");
-  EXPECT_EQ(Send(*rules), "450 4.7.1 sending limit reached (5 recipients per 10m), try again "
-                          "later (mailwarden rule r)");
+  EXPECT_EQ(Send(*rules),
+            "450 4.7.1 sending limit reached (5 recipients per 10m), try again "
+            "later (mailwarden rule r)");
   // Bytes: an announced SIZE that would take the window over max_bytes is refused at once.
   EXPECT_EQ(Send(*rules, "bob", "1", "500"), "DUNNO");
   EXPECT_EQ(rules->Evaluate(Request("RCPT", "bob", "501")).reply.substr(0, 9), "450 4.7.1");
