@@ -86,16 +86,18 @@ void AccountCheck::NoteResult(const Status& status) const { context_->backoff.No
 
 std::shared_ptr<const Account> AccountCheck::Find(const AccountRef& ref,
                                                   std::vector<PolicyFinding>* out) const {
+  const LookupCache<CachedAccount>* cache = context_->accounts.get();
+  // Taken before the read (account_directory.h).
+  const auto mark =
+      cache && context_->directory ? context_->directory->AccountsMark() : std::nullopt;
+  // A cached answer needs no directory: it stands during a backoff too.
+  if (cache) {
+    if (auto cached = cache->Get(ref.address, mark)) return *cached;
+  }
   Status may = MayAsk();
   if (!may.ok()) {
     out->push_back(UnavailableFinding(may, "looking up " + ref.address));
     return nullptr;
-  }
-  const LookupCache<CachedAccount>* cache = context_->accounts.get();
-  // Taken before the read (account_directory.h).
-  const auto mark = cache ? context_->directory->AccountsMark() : std::nullopt;
-  if (cache) {
-    if (auto cached = cache->Get(ref.address, mark)) return *cached;
   }
   auto found = context_->directory->Find(ref.address);
   NoteResult(found.status());

@@ -106,18 +106,39 @@ PolicyFinding RateLimitCheck::UnavailableFinding(const Status& status) const {
   return f;
 }
 
-Result<RateUsage> RateLimitCheck::Used(const std::string& key, int64_t now) const {
+std::optional<RateUsage> RateLimitCheck::Cached(const std::string& key, int64_t now,
+                                                int64_t announced) const {
   const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
+  if (cache == nullptr) return std::nullopt;
+  auto cached = cache->Get(key, context_->store->ChangeMark());
+  if (!cached) return std::nullopt;
   const int64_t oldest = limits_.window.OldestCounted(now);
+  if (cached->oldest == oldest) return cached->used;
+  // Totals of an earlier window start still count buckets that have left the window, so
+  // they are at least the true ones: under every limit, the true totals are too (and the
+  // answer is the same). Only one that reaches a limit needs the exact figures. Without
+  // this, every counter's totals would be read again each time the window moves on by a
+  // bucket, all at once.
+  if (cached->oldest < oldest && Limit(cached->used, announced) == nullptr) return cached->used;
+  return std::nullopt;
+}
+
+Result<RateUsage> RateLimitCheck::ReadTotals(const std::string& key, int64_t now) const {
+  const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
   // Taken before the read (account_directory.h, AccountsMark).
   const auto mark = cache ? context_->store->ChangeMark() : std::nullopt;
-  if (cache) {
-    auto cached = cache->Get(key, mark);
-    if (cached && cached->oldest == oldest) return cached->used;
-  }
   auto used = context_->store->Read(key, limits_.window, now);
-  if (used.ok() && cache) cache->Put(key, {*used, oldest}, mark);
+  if (used.ok() && cache) cache->Put(key, {*used, limits_.window.OldestCounted(now)}, mark);
   return used;
+}
+
+const char* RateLimitCheck::Limit(const RateUsage& used, int64_t announced) const {
+  if (limits_.max_messages > 0 && used.messages >= limits_.max_messages) return "max_messages";
+  if (limits_.max_recipients > 0 && used.recipients >= limits_.max_recipients) {
+    return "max_recipients";
+  }
+  if (limits_.max_bytes > 0 && used.bytes + announced > limits_.max_bytes) return "max_bytes";
+  return nullptr;
 }
 
 bool RateLimitCheck::AnswersFromMemory(const PolicyRequest& request) const {
@@ -127,12 +148,9 @@ bool RateLimitCheck::AnswersFromMemory(const PolicyRequest& request) const {
   std::optional<Counter> counter = CounterOf(request);
   if (!counter || !MayAsk().ok()) return true;  // nothing to count, or failing at once
   if (!reads) return false;
-  const LookupCache<RateLimitContext::Totals>* cache = context_->cache.get();
-  if (!cache) return false;
-  auto cached = cache->Get(counter->key, context_->store->ChangeMark());
-  // A total kept by time is renewed rarely enough that the probe's margin hardly matters;
-  // the window's start moving on is what the check below is for.
-  return cached && cached->oldest == limits_.window.OldestCounted(context_->now());
+  // A total kept by time (Redis) is renewed rarely enough that a probe's margin hardly
+  // matters here.
+  return Cached(counter->key, context_->now(), Announced(request)).has_value();
 }
 
 Status RateLimitCheck::Evaluate(const PolicyRequest& request,
@@ -141,30 +159,36 @@ Status RateLimitCheck::Evaluate(const PolicyRequest& request,
   if (stage != "mail" && stage != "rcpt") return Status::Ok();
   std::optional<Counter> counter = CounterOf(request);
   if (!counter) return Status::Ok();
-  Status may = MayAsk();
-  if (!may.ok()) {
-    out->push_back(UnavailableFinding(may));
-    return Status::Ok();
+  const int64_t announced = Announced(request);
+  std::optional<RateUsage> cached;
+  if (context_->store) cached = Cached(counter->key, context_->now(), announced);
+  // Cached totals need no store: they stand during a backoff too.
+  if (!cached) {
+    if (Status may = MayAsk(); !may.ok()) {
+      out->push_back(UnavailableFinding(may));
+      return Status::Ok();
+    }
   }
-  auto used = Used(counter->key, context_->now());
+  Result<RateUsage> used =
+      cached ? Result<RateUsage>(*cached) : ReadTotals(counter->key, context_->now());
   if (!used.ok()) {
     NoteFailure(used.status());
     out->push_back(UnavailableFinding(used.status()));
     return Status::Ok();
   }
-  const int64_t announced = static_cast<int64_t>(request.size().value_or(0));
-  // The first limit reached, in this order; `what` is for the reply.
-  std::string limit;
+  const char* reached = Limit(*used, announced);
+  if (reached == nullptr) return Status::Ok();
+  // `what` is for the reply.
+  const std::string limit = reached;
   int64_t max = 0;
   std::string what;
-  if (limits_.max_messages > 0 && used->messages >= limits_.max_messages) {
-    limit = "max_messages", max = limits_.max_messages, what = "messages";
-  } else if (limits_.max_recipients > 0 && used->recipients >= limits_.max_recipients) {
-    limit = "max_recipients", max = limits_.max_recipients, what = "recipients";
-  } else if (limits_.max_bytes > 0 && used->bytes + announced > limits_.max_bytes) {
-    limit = "max_bytes", max = limits_.max_bytes, what = FormatSize(limits_.max_bytes);
+  if (limit == "max_messages") {
+    max = limits_.max_messages, what = "messages";
+  } else if (limit == "max_recipients") {
+    max = limits_.max_recipients, what = "recipients";
+  } else {
+    max = limits_.max_bytes, what = FormatSize(limits_.max_bytes);
   }
-  if (limit.empty()) return Status::Ok();
   if (limit != "max_bytes") {
     if (max == 1) what.pop_back();  // "1 message"
     what = std::to_string(max) + " " + what;

@@ -34,6 +34,7 @@
 #ifndef MAILWARDEN_POLICYD_CHECKS_RATE_LIMIT_H_
 #define MAILWARDEN_POLICYD_CHECKS_RATE_LIMIT_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -113,8 +114,20 @@ class RateLimitCheck : public PolicyCheck {
   // Starts a backoff after a failed store call.
   void NoteFailure(const Status& status) const;
   PolicyFinding UnavailableFinding(const Status& status) const;
-  // The totals of `key` over the window ending at `now`, from the cache or the store.
-  Result<RateUsage> Used(const std::string& key, int64_t now) const;
+  // The totals of `key` over the window ending at `now`, read from the store (and kept in
+  // the cache).
+  Result<RateUsage> ReadTotals(const std::string& key, int64_t now) const;
+  // The cached totals of `key` that answer as the true ones would: those of this window
+  // start, or those of an earlier one (an upper bound) when they reach no limit.
+  std::optional<RateUsage> Cached(const std::string& key, int64_t now, int64_t announced) const;
+  // The first limit `used` reaches with `announced` more bytes (max_messages, then
+  // max_recipients, then max_bytes); null for none.
+  const char* Limit(const RateUsage& used, int64_t announced) const;
+  // The size the client announced (ESMTP SIZE=), 0 when none.
+  // Capped at 2^50 (a petabyte, past any limit) so that sums cannot overflow.
+  static int64_t Announced(const PolicyRequest& request) {
+    return static_cast<int64_t>(std::min<uint64_t>(request.size().value_or(0), uint64_t{1} << 50));
+  }
 
   Limits limits_;
   std::shared_ptr<const RateLimitContext> context_;

@@ -222,6 +222,8 @@ Result<std::unique_ptr<PgAccountDirectory>> PgAccountDirectory::Open(
       },
       std::max<int64_t>(options.timeout_ms, kOpenTimeoutMs));
   if (!migrated.ok()) return migrated;
+  // A daemon's pool (the CLI has one connection): connected now, not by its first requests.
+  if (options.max_connections > 1) (*pool)->Warm(kOpenTimeoutMs);
   return std::unique_ptr<PgAccountDirectory>(new PgAccountDirectory(std::move(pool).value()));
 }
 

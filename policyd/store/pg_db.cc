@@ -398,6 +398,18 @@ Result<std::unique_ptr<PgConnection>> PgPool::Acquire(int64_t budget_ms,
   });
 }
 
+void PgPool::Warm(int64_t budget_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(budget_ms);
+  std::vector<std::unique_ptr<PgConnection>> held;
+  // Held until the end, so each Acquire opens a new one once the idle ones are taken.
+  while (static_cast<int>(held.size()) < options_.max_connections) {
+    auto c = Acquire(budget_ms, deadline);
+    if (!c.ok()) break;
+    held.push_back(std::move(c).value());
+  }
+  for (auto& c : held) Release(std::move(c));
+}
+
 void PgPool::Release(std::unique_ptr<PgConnection> c) {
   c->RollbackIfOpen();  // a connection goes back with no transaction open
   if (!c->usable()) {

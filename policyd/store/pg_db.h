@@ -212,6 +212,12 @@ class PgPool {
   const std::string& name() const { return name_; }
   const Options& options() const { return options_; }
 
+  // Opens connections until options.max_connections are open, within `budget_ms` in all:
+  // a daemon's first requests under load then do not pay for connecting, which on a busy
+  // server (a backend process to start, authentication) can take longer than one
+  // request's budget. What cannot be opened now is left to the calls that need it.
+  void Warm(int64_t budget_ms);
+
   // Runs fn(PgConnection&) with a connection whose deadline is `budget_ms` (default:
   // options.timeout_ms) from now; returns what fn returns, or the Status saying why no
   // connection could be had.

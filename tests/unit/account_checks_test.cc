@@ -569,6 +569,23 @@ TEST_F(AccountRulesTest, AnswersFromMemoryOnceEverythingNeededIsCached) {
   EXPECT_TRUE(rules->AnswersFromMemory(other));
 }
 
+TEST_F(AccountRulesTest, CachedAnswersStandWhileTheDirectoryIsBackedOff) {
+  Account a = Active("dung");
+  a.state = AccountState::kSuspended;
+  a.state_reason = "left the unit";
+  directory_->Put(a);
+  auto rules = Rules(kStateRule, "  cache_ms: 60000\n");
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")).substr(0, 3), "550");
+  directory_->Fail(Status::Timeout("no answer"));
+  // An address not cached fails (and starts the backoff) ...
+  EXPECT_EQ(Reply(rules, Request("e@" + std::string(kDomain), "x@example.com")).substr(0, 15),
+            "DEFER_IF_PERMIT");
+  // ... a cached one is still judged on what the directory said.
+  int lookups = directory_->lookups;
+  EXPECT_EQ(Reply(rules, Request(a.address, "x@example.com")).substr(0, 3), "550");
+  EXPECT_EQ(directory_->lookups, lookups);
+}
+
 TEST_F(AccountRulesTest, OldPasswordIsTaggedWithAHeader) {
   Account a = Active("quang");
   a.password_changed_at = kNow - 180 * kDay;

@@ -468,6 +468,27 @@ TEST_P(PgAccountStoreTest, ALockedTableTimesOutWithinTheBudgetAndThePoolRecovers
             "0");
 }
 
+// A daemon's pool is connected by Open(), not by its first lookups (which, on a server busy
+// starting backends, could exceed their budget); the CLI's single connection is the one
+// that migrated.
+TEST_P(PgAccountStoreTest, ADaemonsPoolIsConnectedAtOpen) {
+  auto d = OpenOrDie(1000, 3);
+  ASSERT_NE(d, nullptr);
+  const std::string sessions =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+      "pg_backend_pid()";
+  EXPECT_EQ(Raw()->Scalar(sessions), "3");
+  d.reset();
+  auto cli = OpenOrDie(1000, 1);
+  ASSERT_NE(cli, nullptr);
+  // The closed sessions' backends end a moment after their clients said goodbye.
+  std::string left;
+  for (int i = 0; i < 50 && (left = Raw()->Scalar(sessions)) != "1"; ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(left, "1");
+}
+
 // The server drops the connections (a restart does that): the call that finds its
 // connection dead is kUnavailable, the next one connects again.
 TEST_P(PgAccountStoreTest, ALostConnectionIsReopenedOnTheNextCall) {
