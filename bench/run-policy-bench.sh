@@ -255,7 +255,9 @@ if [ -z "$RATE" ] && [ -s "$WORK/rows" ] && [[ " $BACKENDS " == *" sqlite "* ]];
       kill "$(cat "$WORK/cluster.pid")" 2>/dev/null
       stop_cluster_servers
     fi
-    sleep 2
+    # Their last writes (PostgreSQL's shutdown checkpoint) reach the disk before measuring.
+    sync
+    sleep 3
     echo "open loop at $P99_RATE req/s (P99_RATE; default 10 x postfwd2's rate above)," \
       "postfwd2 and the cluster stopped:"
     for round in $(seq 1 "$ROUNDS"); do
