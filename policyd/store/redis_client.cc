@@ -57,18 +57,31 @@ struct timeval ToTimeval(std::chrono::steady_clock::duration d) {
   return tv;
 }
 
-// Sends `argv` as bulk strings and waits for the reply (null on a connection error).
-redisReply* SendArgv(redisContext* c, const std::vector<std::string>& argv) {
+// `argv` as hiredis takes it: pointers and lengths, sent as binary-safe bulk strings.
+struct ArgvView {
+  explicit ArgvView(const std::vector<std::string>& argv) {
+    args.reserve(argv.size());
+    lengths.reserve(argv.size());
+    for (const std::string& a : argv) {
+      args.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+  }
+  int count() const { return static_cast<int>(args.size()); }
   std::vector<const char*> args;
   std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (const std::string& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  return static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), args.data(), lengths.data()));
+};
+
+// Sends `argv` and waits for the reply (null on a connection error).
+redisReply* SendArgv(redisContext* c, const std::vector<std::string>& argv) {
+  ArgvView v(argv);
+  return static_cast<redisReply*>(redisCommandArgv(c, v.count(), v.args.data(), v.lengths.data()));
+}
+
+// Queues `argv` in the output buffer, sending nothing yet.
+int AppendArgv(redisContext* c, const std::vector<std::string>& argv) {
+  ArgvView v(argv);
+  return redisAppendCommandArgv(c, v.count(), v.args.data(), v.lengths.data());
 }
 
 RedisReply Copy(const redisReply* r) {
@@ -223,6 +236,41 @@ class RedisClient::Lease {
     }
     RedisReply out = Copy(reply);
     freeReplyObject(reply);
+    return out;
+  }
+
+  // One round trip for all of `commands`: appends them to the output buffer, then reads
+  // one reply each (hiredis writes the buffer on the first read).
+  Result<std::vector<RedisReply>> RunAll(const std::vector<std::vector<std::string>>& commands) {
+    if (broken_) return Status::Unavailable(client_->Describe("connection lost"));
+    const auto left = deadline_ - Clock::now();
+    if (left <= Clock::duration::zero()) {
+      broken_ = true;
+      return Status::Timeout(client_->Describe(
+          "no answer within " + std::to_string(client_->options_.timeout_ms) + " ms"));
+    }
+    redisSetTimeout(c_, ToTimeval(left));
+    for (const auto& argv : commands) {
+      if (AppendArgv(c_, argv) != REDIS_OK) {
+        broken_ = true;
+        return client_->ContextError(c_, errno);
+      }
+    }
+    std::vector<RedisReply> out;
+    out.reserve(commands.size());
+    for (size_t i = 0; i < commands.size(); ++i) {
+      errno = 0;
+      void* raw = nullptr;
+      const int rc = redisGetReply(c_, &raw);
+      const int saved_errno = errno;
+      if (rc != REDIS_OK || raw == nullptr) {
+        broken_ = true;  // replies may still be on their way: the connection is out of step
+        return client_->ContextError(c_, saved_errno);
+      }
+      auto* reply = static_cast<redisReply*>(raw);
+      out.push_back(Copy(reply));
+      freeReplyObject(reply);
+    }
     return out;
   }
 
@@ -408,6 +456,15 @@ Result<RedisReply> RedisClient::Eval(const RedisScript& script,
     reply = lease.Run(argv);
   }
   return reply;
+}
+
+Result<std::vector<RedisReply>> RedisClient::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) const {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  auto c = Acquire(deadline);
+  if (!c.ok()) return c.status();
+  Lease lease(this, *c, deadline);
+  return lease.RunAll(commands);
 }
 
 Status RedisClient::Ping() const {

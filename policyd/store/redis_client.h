@@ -117,6 +117,11 @@ class RedisClient {
   // Runs `script` with `keys` and `args` (EVALSHA, loading or re-sending it as needed).
   Result<RedisReply> Eval(const RedisScript& script, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args) const;
+  // Sends every command of `commands` at once and reads their replies in order: one round
+  // trip, one budget, for many commands. Not atomic: other clients' commands may come
+  // between them (use a script for that).
+  Result<std::vector<RedisReply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands) const;
   // PING: OK when the server answers within the budget.
   Status Ping() const;
 

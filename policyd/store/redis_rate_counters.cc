@@ -6,6 +6,9 @@
 // Limits: one budget per call (rate_limits.timeout_ms), at most 14 buckets per sum.
 #include "policyd/store/redis_rate_counters.h"
 
+#include <charconv>
+#include <cstdint>
+
 #include "common/log.h"
 
 namespace mailwarden {
@@ -40,9 +43,6 @@ if expires > (tonumber(redis.call('HGET', bucket, 'e')) or 0) then
   redis.call('PEXPIRE', bucket, ARGV[5])
 end
 )LUA") + kSumBucketsLua);
-
-// KEYS: the buckets the window sums. Returns {messages, recipients, bytes}.
-const RedisScript kSumScript(std::string("\n") + kSumBucketsLua);
 
 Status CheckKey(std::string_view key) {
   if (key.empty() || key.size() > RedisRateCounterStore::kMaxKeyLength) {
@@ -132,7 +132,41 @@ Result<RateUsage> RedisRateCounterStore::Read(std::string_view key, const RateWi
                                               int64_t now) const {
   if (Status s = CheckKey(key); !s.ok()) return s;
   if (window.seconds <= 0) return Status::InvalidArgument(std::string(kLabel) + ": empty window");
-  return Totals(client_->Eval(kSumScript, WindowKeys(key, window, now), {}));
+  // A plain HMGET per bucket, pipelined: one round trip like the script, for a fraction
+  // of the server's time (no script to run; reads need no atomicity, as an Add changes
+  // one bucket only).
+  std::vector<std::vector<std::string>> commands;
+  for (std::string& bucket : WindowKeys(key, window, now)) {
+    commands.push_back({"HMGET", std::move(bucket), "m", "r", "b"});
+  }
+  auto replies = client_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  RateUsage sum;
+  for (const RedisReply& reply : *replies) {
+    int64_t counts[3] = {0, 0, 0};
+    bool shaped = reply.kind == RedisReply::Kind::kArray && reply.items.size() == 3;
+    for (size_t i = 0; shaped && i < 3; ++i) {
+      const RedisReply& item = reply.items[i];
+      if (item.kind == RedisReply::Kind::kNil) continue;  // no such bucket (or field)
+      const char* end = item.text.data() + item.text.size();
+      auto [ptr, ec] = std::from_chars(item.text.data(), end, counts[i]);
+      shaped = item.kind == RedisReply::Kind::kString && ec == std::errc() && ptr == end &&
+               counts[i] >= 0;
+    }
+    if (!shaped) {
+      return Status::Unavailable(
+          std::string(kLabel) + " " + client_->endpoint().Name() +
+          (reply.IsError() ? ": " + reply.text : std::string(": unexpected bucket contents")));
+    }
+    // Saturating: the contents are the server's, and a limit only needs "too many".
+    auto add = [](int64_t& total, int64_t n) {
+      if (__builtin_add_overflow(total, n, &total)) total = INT64_MAX;
+    };
+    add(sum.messages, counts[0]);
+    add(sum.recipients, counts[1]);
+    add(sum.bytes, counts[2]);
+  }
+  return sum;
 }
 
 }  // namespace mailwarden

@@ -360,6 +360,41 @@ TEST_F(RedisRateCounterTest, BucketsExpireByThemselves) {
   EXPECT_GT(again->integer, 60 + 5);
 }
 
+// Reads are pipelined HMGETs: buckets summed in one round trip; a bucket holding what no
+// mailwarden wrote (another type, a non-number) makes the read unavailable, never a guess.
+TEST_F(RedisRateCounterTest, ReadsSumTheBucketsAndRefuseForeignContents) {
+  const std::string url = TestRedisUrl();
+  ASSERT_FALSE(url.empty()) << kNoRedis;
+  auto store = OpenRedisOrDie(url);
+  ASSERT_NE(store, nullptr);
+  const std::string key = Key("k");
+  RateWindow w{3600};  // 300 s buckets
+  ASSERT_TRUE(store->Add(key, w, {1, 2, 30}, kNow - 600).ok());
+  ASSERT_TRUE(store->Add(key, w, {1, 3, 40}, kNow).ok());
+  auto read = store->Read(key, w, kNow);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(*read, (RateUsage{2, 5, 70}));
+  // Pipeline: replies in order.
+  auto replies = store->client().Pipeline({{"PING"}, {"ECHO", "x"}});
+  ASSERT_TRUE(replies.ok()) << replies.status().message();
+  ASSERT_EQ(replies->size(), 2u);
+  EXPECT_EQ((*replies)[1].text, "x");
+
+  const std::string bucket = RedisRateCounterStore::BucketKey(key, w.BucketStart(kNow));
+  ASSERT_TRUE(store->client().Command({"HSET", bucket, "m", "many"}).ok());
+  auto garbled = store->Read(key, w, kNow);
+  EXPECT_EQ(garbled.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(garbled.status().message().find("unexpected bucket contents"), std::string::npos)
+      << garbled.status().message();
+  ASSERT_TRUE(store->client().Command({"DEL", bucket}).ok());
+  ASSERT_TRUE(store->client().Command({"SET", bucket, "a string"}).ok());
+  auto wrong_type = store->Read(key, w, kNow);
+  EXPECT_EQ(wrong_type.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(wrong_type.status().message().find("WRONGTYPE"), std::string::npos)
+      << wrong_type.status().message();
+  store->client().Command({"DEL", bucket});
+}
+
 TEST_F(RedisRateCounterTest, ScriptsSurviveAScriptFlush) {
   OwnRedisServer server;  // SCRIPT FLUSH would disturb the shared server's other users
   ASSERT_TRUE(server.Run("start"));
