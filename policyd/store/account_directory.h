@@ -87,10 +87,13 @@ class AccountDirectory {
   // a fixed time: a number that differs from every earlier one once data Find()
   // (AccountsMark) or Usage() (UsageMark) serves may have changed, whoever changed it
   // (the CLI, another host, a trigger); nullopt when the store cannot tell (a cache then
-  // falls back to accounts.cache_ms). A change is reflected within kChangeLagMs. Called
-  // on every cached lookup, on the event loop too: reads memory only, never waits on the
-  // store. A caller takes the mark *before* the read whose answer it caches, so an answer
-  // read before a change is never filed under a mark taken after it.
+  // falls back to accounts.cache_ms). A change is reflected within about kChangeLagMs.
+  // Called on every cached lookup, on the event loop too, so it must stay cheap: memory
+  // reads, plus at most one local poll per kChangeLagMs with a short budget of its own
+  // (SQLite's PRAGMA data_version; PostgreSQL's listener runs in a thread of its own), and
+  // it never waits for a busy store. A caller takes the mark *before* the read whose
+  // answer it caches, so an answer read before a change is never filed under a mark taken
+  // after it.
   static constexpr int64_t kChangeLagMs = 100;
   virtual std::optional<uint64_t> AccountsMark() const { return std::nullopt; }
   virtual std::optional<uint64_t> UsageMark() const { return std::nullopt; }
