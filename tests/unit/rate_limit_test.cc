@@ -331,12 +331,17 @@ class OwnRedisServer {
 class RedisRateCounterTest : public ::testing::Test {
  protected:
   std::string Key(const std::string& name) { return UniqueKey(name); }
+  // A store on the tests' shared server (the ctest fixture's); null, with a failure saying
+  // why, when there is none.
+  std::unique_ptr<RedisRateCounterStore> SharedStore() {
+    const std::string url = TestRedisUrl();
+    EXPECT_FALSE(url.empty()) << kNoRedis;
+    return url.empty() ? nullptr : OpenRedisOrDie(url);
+  }
 };
 
 TEST_F(RedisRateCounterTest, BucketsExpireByThemselves) {
-  const std::string url = TestRedisUrl();
-  ASSERT_FALSE(url.empty()) << kNoRedis;
-  auto store = OpenRedisOrDie(url);
+  auto store = SharedStore();
   ASSERT_NE(store, nullptr);
   const std::string key = Key("k");
   RateWindow w{3600};  // 300 s buckets
@@ -363,9 +368,7 @@ TEST_F(RedisRateCounterTest, BucketsExpireByThemselves) {
 // Reads are pipelined HMGETs: buckets summed in one round trip; a bucket holding what no
 // mailwarden wrote (another type, a non-number) makes the read unavailable, never a guess.
 TEST_F(RedisRateCounterTest, ReadsSumTheBucketsAndRefuseForeignContents) {
-  const std::string url = TestRedisUrl();
-  ASSERT_FALSE(url.empty()) << kNoRedis;
-  auto store = OpenRedisOrDie(url);
+  auto store = SharedStore();
   ASSERT_NE(store, nullptr);
   const std::string key = Key("k");
   RateWindow w{3600};  // 300 s buckets
