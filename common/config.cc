@@ -304,6 +304,23 @@ constexpr Param kAutoForwardInParams[] = {
      "and domains.internal) or public_providers (domains.public_providers only)"},
 };
 
+constexpr Param kClassifiedDocumentParams[] = {
+    {"max_text", ParamType::kSize, "16MiB", 4096, 1ll << 30,
+     "text extracted and examined per message (subject, bodies, attachments together); what "
+     "lies beyond is not examined and the hit is logged (on_incomplete)"},
+    {"max_document_xml", ParamType::kSize, "64MiB", 4096, 1ll << 32,
+     "XML decompressed from one OOXML/ODF document"},
+    {"pdf_max_pages", ParamType::kInteger, "300", 1, 100000, "PDF pages whose text is read"},
+    {"pdf_max_time", ParamType::kDuration, "10s", 1, 600,
+     "time spent reading one PDF's text, checked between pages"},
+    {"on_incomplete", ParamType::kAction, "accept", 0, 0,
+     "when a limit cut the text or a document could not be read (damaged, encrypted): the "
+     "finding is always logged; this is its action"},
+    {"report_legacy_encoding", ParamType::kBool, "true", 0, 0,
+     "log text in legacy Vietnamese encodings (TCVN3, VNI, VISCII, windows-1258) as a "
+     "legacy_encoding finding (REGULATIONS.md M8)"},
+};
+
 constexpr Param kConditionParams[] = {
     {"direction", ParamType::kDirectionList, "", 0, 0,
      "inbound, outbound, internal and/or external"},
@@ -337,8 +354,16 @@ constexpr CheckSchema kCheckSchemas[] = {
     {"auto_forward_in", CheckHost::kMilter, Action::kReject, kAutoForwardInParams,
      "refuses mail forwarded automatically from a mailbox outside the state domains into an "
      "internal one (550 5.7.1)"},
+    {"classified_document", CheckHost::kMilter, Action::kQuarantine, kClassifiedDocumentParams,
+     "holds mail carrying Vietnamese classification markings (MẬT, TỐI MẬT, TUYỆT MẬT, "
+     "\"Độ mật:\") in the subject, the bodies or the text of attached documents (text, "
+     "HTML, RTF, PDF, OOXML, ODF), legacy TCVN3/VNI fonts included; quarantine by default, "
+     "reject refuses 550 5.7.1"},
     {"macro_document", CheckHost::kMilter, Action::kTag, {},
      "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
+    {"digital_signature", CheckHost::kMilter, Action::kAccept, {},
+     "logs digitally signed content for statistics (S/MIME and CMS with signer names, "
+     "OpenPGP, signed PDF, OOXML and ODF; encrypted S/MIME too); recognises, does not verify"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
      "refuses listed envelope senders at RCPT (550 5.7.1)"},
     {"account_state", CheckHost::kPolicyd, Action::kReject, kAccountStateParams,

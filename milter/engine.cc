@@ -13,6 +13,9 @@ namespace {
 
 // SMTP replies longer than this are cut: RFC 5321 allows 512 octets per reply line.
 constexpr size_t kMaxReplyText = 400;
+// event.severity of alerts (ECS leaves the scale to the source; 73 is "high" on the
+// 0-100 scale SIEMs such as Elastic use for detection rules).
+constexpr int kAlertSeverity = 73;
 
 std::string Hostname() {
   char buf[256] = {};
@@ -37,10 +40,12 @@ ContentLimits ContentLimitsOf(const Config& c) {
   l.archive.max_ratio = n("archive.max_ratio");
   l.archive.min_expanded_for_ratio = n("archive.min_expanded_for_ratio");
   l.archive.max_member_bytes_read = n("archive.max_member_bytes_read");
-  // A virus can hide in the text body too (EICAR in a plain message): keep it whole when an
-  // antivirus rule will scan it.
+  // A virus can hide in the text body too (EICAR in a plain message), and so can a
+  // classification marking: keep the bodies whole when a rule reads them.
   for (const RuleSpec* rule : c.RulesFor(CheckHost::kMilter)) {
-    if (rule->check == "antivirus") l.keep_text_bodies = true;
+    if (rule->check == "antivirus" || rule->check == "classified_document") {
+      l.keep_text_bodies = true;
+    }
   }
   l.tnef.max_files = n("tnef.max_files");
   l.tnef.max_total_bytes = n("tnef.max_total_bytes");
@@ -346,6 +351,14 @@ nlohmann::json Engine::DecisionRecord(const Message& message, const Verdict& ver
       {verdict.action == Action::kReject || verdict.action == Action::kTempfail ? "denied"
                                                                                 : "allowed"});
   event["outcome"] = "success";
+  // A classified document held or refused is an alert for the SOC, not a routine event.
+  for (const Finding& f : verdict.findings) {
+    if (f.alert && f.action != Action::kAccept) {
+      event["kind"] = "alert";
+      event["severity"] = kAlertSeverity;
+      break;
+    }
+  }
   if (verdict.deciding != nullptr) {
     event["reason"] = verdict.deciding->reason;
     r["rule"] = {{"id", verdict.deciding->rule_id}, {"name", verdict.deciding->check}};

@@ -10,6 +10,8 @@ packages=(
   # libraries (libmilter only for the benchmark's null milter, the baseline)
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
+  # text of documents: OOXML/ODF XML (libxml2), PDF (poppler)
+  libxml2-dev libpoppler-cpp-dev
   # the policy daemon's cluster stores: PostgreSQL (libpq) and Redis (hiredis)
   libpq-dev libhiredis-dev
   # tests
@@ -27,6 +29,8 @@ packages=(
   postgresql redis-server
   # test fixtures: archives made at test time, ClamAV test files with clam.exe in containers
   zip p7zip-full clamav-testfiles
+  # PDF attachments made at test time (reportlab, with a Unicode TrueType font)
+  python3-reportlab fonts-dejavu-core
   # virus signatures made at test time (sigtool), and a real clamd for the clamd mode
   clamav clamav-daemon
   # sanitizers, fuzzing, and checking the systemd units

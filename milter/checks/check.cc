@@ -3,6 +3,8 @@
 #include "milter/checks/antivirus.h"
 #include "milter/checks/attachment_size.h"
 #include "milter/checks/auto_forward.h"
+#include "milter/checks/classified_document.h"
+#include "milter/checks/digital_signature.h"
 #include "milter/checks/encrypted_archive.h"
 #include "milter/checks/executable.h"
 #include "milter/checks/macro_document.h"
@@ -39,8 +41,12 @@ Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule, const Config& con
     return AutoForwardCheck::Create(rule, config, AutoForwardCheck::Side::kOut);
   if (rule.check == "auto_forward_in")
     return AutoForwardCheck::Create(rule, config, AutoForwardCheck::Side::kIn);
+  if (rule.check == "classified_document") return ClassifiedDocumentCheck::Create(rule);
   if (rule.check == "macro_document") {
     return std::unique_ptr<Check>(std::make_unique<MacroDocumentCheck>(rule));
+  }
+  if (rule.check == "digital_signature") {
+    return std::unique_ptr<Check>(std::make_unique<DigitalSignatureCheck>(rule));
   }
   return Status::InvalidArgument(rule.where.ToString() + ": check '" + rule.check +
                                  "' is not run by the milter");

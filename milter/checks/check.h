@@ -30,6 +30,9 @@ struct Finding {
   std::string enhanced_code;  // RFC 3463, e.g. "5.3.4"
   std::string reason;         // for the sender: short, no message content
   nlohmann::json evidence;    // metadata for the log (sizes, part path, hash, ...)
+  // A finding the security team must see at once (a classified document): the decision
+  // record is an alert of high severity when such a finding is not an accept.
+  bool alert = false;
 };
 
 class Check {

@@ -13,6 +13,7 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -348,24 +349,6 @@ int ByteOf(UChar32 c) {
       return 0x9F;
     default:
       return -1;
-  }
-}
-
-void AppendUtf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
   }
 }
 
@@ -916,6 +899,73 @@ bool IsTcvn3UppercaseFont(std::string_view font_name) {
   if (font_name.size() < 4 || font_name.back() != 'H') return false;
   return font_name[0] == '.' && (font_name[1] == 'V' || font_name[1] == 'v') &&
          (font_name[2] == 'N' || font_name[2] == 'n');
+}
+
+void AppendUtf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+size_t Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s.size();
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
+char32_t Windows1252Char(unsigned char byte) {
+  static constexpr char16_t kHigh[32] = {
+      0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+  };
+  return byte >= 0x80 && byte < 0xA0 ? kHigh[byte - 0x80] : byte;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    UChar32 c = 0;
+    U8_NEXT(s.data(), i, s.size(), c);
+    if (c < 0) return false;
+  }
+  return true;
+}
+
+LegacyFont LegacyFontNamed(std::string_view name) {
+  auto frame = [](char c) { return c == '\'' || c == '"' || c == ' '; };
+  while (!name.empty() && frame(name.front())) name.remove_prefix(1);
+  while (!name.empty() && frame(name.back())) name.remove_suffix(1);
+  if (name.size() > 7 && name[6] == '+' &&
+      std::all_of(name.begin(), name.begin() + 6, [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    name.remove_prefix(7);
+  }
+  if (size_t comma = name.find(','); comma != std::string_view::npos) name = name.substr(0, comma);
+  std::string lower;
+  for (char c : name) lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  LegacyFont f;
+  if (lower.starts_with(".vn")) {
+    f.encoding = LegacyEncoding::kTcvn3;
+    f.upper = IsTcvn3UppercaseFont(name);
+  } else if (lower.starts_with("vni-")) {
+    f.encoding = LegacyEncoding::kVni;
+  } else if (lower.find("viscii") != std::string::npos) {
+    f.encoding = LegacyEncoding::kViscii;
+  }
+  return f;
 }
 
 std::string LegacyToUnicode(std::string_view latin_reading, LegacyEncoding encoding,

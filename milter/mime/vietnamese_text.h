@@ -67,6 +67,34 @@ enum class TcvnCase {
 // insensitive) and ending in "H" (".VnTimeH", ".VnArialH", ".VnCentury SchoolbookH").
 bool IsTcvn3UppercaseFont(std::string_view font_name);
 
+// The legacy encoding a font's name declares, as documents name fonts: a name starting with
+// ".Vn" is TCVN3 (upper case for the "H" fonts, IsTcvn3UppercaseFont), "VNI-" is VNI, a name
+// containing "VISCII" is VISCII (case-insensitive). Quotes and spaces around the name (ODF
+// writes "'.VnTimeH'"), a PDF subset tag ("ABCDEF+.VnTime") and a style after a comma
+// (".VnTime,Bold") are ignored. Names such as "VN Times" are not taken as VISCII: several
+// encodings' font sets use them.
+struct LegacyFont {
+  LegacyEncoding encoding = LegacyEncoding::kNone;
+  bool upper = false;  // a TCVN3 "H" font: every letter is drawn upper case
+  bool operator==(const LegacyFont&) const = default;
+};
+LegacyFont LegacyFontNamed(std::string_view font_name);
+
+// Appends code point `c` to `out` as UTF-8.
+void AppendUtf8(std::string& out, char32_t c);
+
+// The length of the longest prefix of `s` of at most `max` bytes that does not end inside
+// a UTF-8 sequence: where to cut text to a byte limit.
+size_t Utf8Prefix(std::string_view s, size_t max);
+
+// The character windows-1252 gives `byte` (0x80-0x9F as cp1252 has them, the five bytes
+// it leaves unassigned as their C1 code points, as ICU reads them; the rest as latin-1).
+char32_t Windows1252Char(unsigned char byte);
+
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points above
+// U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // Converts the cp1252/latin-1 reading (UTF-8) of legacy Vietnamese text to Unicode NFC.
 // kNone only normalises. `tcvn_case` matters for kTcvn3 only.
 std::string LegacyToUnicode(std::string_view latin_reading, LegacyEncoding encoding,
