@@ -55,6 +55,33 @@ CLAM_EXE = "/usr/share/clamav-testfiles/clam.exe"
 CLAM_ZIP = "/usr/share/clamav-testfiles/clam.zip"
 # The EICAR anti-virus test file, assembled here so that this script is not one itself.
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+# Classified documents (REGULATIONS.md M7): an official letter whose header table carries
+# the stamp "TỐI MẬT", as Word writes it (demo_classified_docx()).
+CLASSIFIED_DOCX = "cong-van-toi-mat.docx"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def demo_classified_docx(path: Path) -> None:
+    """A small Word document: a letterhead table with the stamp in a cell, then prose."""
+    import zipfile
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+    def para(text: str) -> str:
+        return f'<w:p><w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+
+    body = ("<w:tbl><w:tr><w:tc>" + para("UBND TỈNH BẮC GIANG") + "</w:tc><w:tc>"
+            + para("TỐI MẬT") + "</w:tc></w:tr></w:tbl>"
+            + para("Kính gửi: Các sở, ban, ngành")
+            + para("Đề nghị các đơn vị triển khai thực hiện kế hoạch số 12/KH-UBND."))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/content-types"><Override PartName="/word/document.xml" '
+                   'ContentType="application/vnd.openxmlformats-officedocument.'
+                   'wordprocessingml.document.main+xml"/></Types>')
+        z.writestr("word/document.xml",
+                   f'<?xml version="1.0" encoding="UTF-8"?><w:document {w}><w:body>{body}'
+                   "</w:body></w:document>")
 
 
 def pick_port(wanted: int) -> int:
@@ -158,6 +185,11 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
         ("a recipient whose mailbox is full (1 MiB quota, 1,100,000 bytes used) -> 552 5.2.2 "
          "mailbox full",
          f"swaks {server} --from {RCPT} --to {FULL_MAILBOX}"),
+        ("a Word document stamped TỐI MẬT -> 250 queued, but held in Postfix's hold queue "
+         "(postqueue -p marks it '!'), with an alert in the decision log (rule "
+         "classified-document)",
+         f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-type {DOCX_TYPE} "
+         f"--attach-name {CLASSIFIED_DOCX} --attach @{lab.dir / CLASSIFIED_DOCX}"),
     ]
 
 
@@ -256,6 +288,21 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
     checks.append(("full mailbox refused 552 5.2.2 (mailbox-quota)",
                    r.stage == "rcpt" and r.reply and (r.reply.code, r.reply.enhanced)
                    == (552, "5.2.2"), r))
+    r = lab.send(CLEAN_FROM, RCPT, attach=[(CLASSIFIED_DOCX, lab.dir / CLASSIFIED_DOCX, DOCX_TYPE)])
+    held = None
+    if r.accepted:
+        try:
+            held = lab.wait_for_decision(
+                lambda e: mwlab.field_of(e, "rule.id") == "classified-document"
+                and mwlab.field_of(e, "event.action") == "quarantine"
+                and mwlab.field_of(e, "event.kind") == "alert", daemon="milter")
+        except AssertionError:
+            held = None
+    checks.append(("document stamped TỐI MẬT held in the hold queue (classified-document)",
+                   held is not None and any(q.get("queue_name") == "hold"
+                                            for q in lab.queue_json()),
+                   mwlab.field_of(held, "event.reason", "no quarantine decision")
+                   if held else r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
@@ -294,6 +341,7 @@ def main() -> int:
         big = lab.dir / "big-attachment.bin"
         write_big_file(big)
         (lab.dir / "eicar.txt").write_bytes(EICAR)
+        demo_classified_docx(lab.dir / CLASSIFIED_DOCX)
         if args.check:
             return 0 if self_check(lab, big) else 1
         print(banner(lab, big), flush=True)
