@@ -310,6 +310,10 @@ constexpr Param kClassifiedDocumentParams[] = {
      "lies beyond is not examined and the hit is logged (on_incomplete)"},
     {"max_document_xml", ParamType::kSize, "64MiB", 4096, 1ll << 32,
      "XML decompressed from one OOXML/ODF document"},
+    {"max_archived_documents", ParamType::kSize, "32MiB", 0, 1ll << 32,
+     "bytes of documents (by name: docx, xlsx, pptx, odt, ods, odp, pdf, rtf, txt, html) "
+     "kept from inside one archive to read their text; a document beyond it is logged "
+     "(on_incomplete); 0: documents inside archives are not read"},
     {"pdf_max_pages", ParamType::kInteger, "300", 1, 100000, "PDF pages whose text is read"},
     {"pdf_max_time", ParamType::kDuration, "10s", 1, 600,
      "time spent reading one PDF's text, checked between pages"},

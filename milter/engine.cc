@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "common/decision_log.h"
@@ -45,6 +46,12 @@ ContentLimits ContentLimitsOf(const Config& c) {
   for (const RuleSpec* rule : c.RulesFor(CheckHost::kMilter)) {
     if (rule->check == "antivirus" || rule->check == "classified_document") {
       l.keep_text_bodies = true;
+    }
+    // Documents inside archives are kept by the archive walk for their text to be read.
+    if (rule->check == "classified_document") {
+      l.archive.max_kept_documents =
+          std::max(l.archive.max_kept_documents,
+                   static_cast<uint64_t>(rule->param("max_archived_documents").number));
     }
   }
   l.tnef.max_files = n("tnef.max_files");
@@ -137,19 +144,22 @@ void Engine::IncompleteContentFindings(const MessageContent& content,
   if (!content.damaged.empty()) {
     nlohmann::json parts = nlohmann::json::array();
     for (const std::string& p : content.damaged) parts.push_back(p);
-    out->push_back(EngineFinding(
-        "mime-damaged", "on_damaged", config_->value("mime.on_damaged").action,
-        "attachment at part " + content.damaged.front() +
-            " is a damaged or unreadable archive and cannot be fully checked",
-        {{"parts", std::move(parts)}}));
+    out->push_back(
+        EngineFinding("mime-damaged", "on_damaged", config_->value("mime.on_damaged").action,
+                      "attachment at part " + content.damaged.front() +
+                          " is a damaged or unreadable archive and cannot be fully checked",
+                      {{"parts", std::move(parts)}}));
   }
 }
 
 std::string_view StageName(Stage stage) {
   switch (stage) {
-    case Stage::kMailFrom: return "mail_from";
-    case Stage::kRecipient: return "rcpt";
-    case Stage::kEndOfMessage: return "eom";
+    case Stage::kMailFrom:
+      return "mail_from";
+    case Stage::kRecipient:
+      return "rcpt";
+    case Stage::kEndOfMessage:
+      return "eom";
   }
   return "eom";
 }
@@ -302,8 +312,8 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
     }
     // On every accepted message the header would cost Postfix a queue-file edit per
     // message (bench/README.md); the decision log has every verdict anyway.
-    bool wanted = v.action != Action::kAccept || !rules.empty() ||
-                  config_->milter.verdict_header_on_accept;
+    bool wanted =
+        v.action != Action::kAccept || !rules.empty() || config_->milter.verdict_header_on_accept;
     if (wanted && !config_->milter.verdict_header.empty()) {
       static const std::string kHost = Hostname();
       std::string value = std::string(ActionName(v.action)) + " (" + kHost + ")";

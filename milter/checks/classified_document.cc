@@ -117,6 +117,34 @@ bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
   return AsciiLower(haystack).find(needle) != std::string::npos;
 }
 
+void Incomplete(const nlohmann::json& where, std::string_view limit, std::string problem,
+                Scan* scan) {
+  nlohmann::json j = where;
+  j["limit"] = limit;
+  if (!problem.empty()) j["problem"] = std::move(problem);
+  scan->incomplete.push_back(std::move(j));
+}
+
+// Extracts the text of `in` within what is left of the message's budget and matches it.
+void ReadText(const ClassifiedDocumentCheck::Options& options, const text::TextInput& in,
+              const nlohmann::json& where, const std::string& reply_where, Scan* scan) {
+  uint64_t left = options.max_text > scan->text_used ? options.max_text - scan->text_used : 0;
+  if (left == 0) {
+    Incomplete(where, "max_text", "", scan);
+    return;
+  }
+  text::TextKind kind = text::TextKindOf(in);
+  text::TextLimits limits = options.limits;
+  limits.max_text_bytes = std::min<uint64_t>(left, kMaxMarkingScanBytes);
+  text::ExtractedText t = text::ExtractPartText(in, kind, limits);
+  scan->text_used += t.text.size();
+  if (t.truncated) Incomplete(where, t.limit, "", scan);
+  if (t.damaged) Incomplete(where, "unreadable", t.problem, scan);
+  nlohmann::json kind_where = where;
+  kind_where["text"] = text::TextKindName(kind);
+  Match(t.text, false, t.encoding_declared, kind_where, reply_where, scan, t.legacy);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Check>> ClassifiedDocumentCheck::Create(const RuleSpec& rule) {
@@ -127,6 +155,7 @@ Result<std::unique_ptr<Check>> ClassifiedDocumentCheck::Create(const RuleSpec& r
   o.limits.pdf_max_time_ms = rule.param("pdf_max_time").number * 1000;
   o.on_incomplete = rule.param("on_incomplete").action;
   o.report_legacy_encoding = rule.param("report_legacy_encoding").flag;
+  // max_archived_documents is read by the engine (the archive walk keeps the documents).
   return std::unique_ptr<Check>(std::make_unique<ClassifiedDocumentCheck>(rule, o));
 }
 
@@ -149,41 +178,45 @@ Status ClassifiedDocumentCheck::Inspect(const Message& message, std::vector<Find
   for (const ContentPart& cp : message.content().parts) {
     const mime::MimePart& p = cp.part;
     bool document = cp.archive.has_value() && cp.archive->document;
-    text::TextKind kind = text::TextKindOf(p, document);
-    if (kind == text::TextKind::kNone) continue;
-    const char* where_word = p.is_main_body ? "body" : "attachment";
-    nlohmann::json where = {{"part", p.path}, {"where", where_word}};
+    nlohmann::json where = {{"part", p.path}, {"where", p.is_main_body ? "body" : "attachment"}};
     if (!p.file_name.empty()) where["name"] = p.file_name;
-    auto incomplete = [&](std::string_view what, std::string detail) {
-      nlohmann::json j = where;
-      j["limit"] = what;
-      if (!detail.empty()) j["problem"] = std::move(detail);
-      scan.incomplete.push_back(std::move(j));
-    };
-    if (!p.kept) {
-      // Not kept: the message's kept-bytes budget (mime.max_kept_total_bytes) ran out.
-      incomplete("mime.max_kept_total_bytes", "");
-      continue;
-    }
-    if (p.truncated) incomplete("mime.max_kept_part_bytes", "");
-    uint64_t left = options_.max_text > scan.text_used ? options_.max_text - scan.text_used : 0;
-    if (left == 0) {
-      incomplete("max_text", "");
-      continue;
-    }
-    text::TextLimits limits = options_.limits;
-    limits.max_text_bytes = std::min<uint64_t>(left, kMaxMarkingScanBytes);
-    text::ExtractedText t = text::ExtractPartText(p, kind, limits);
-    scan.text_used += t.text.size();
-    if (t.truncated) incomplete(t.limit, "");
-    if (t.damaged) incomplete("unreadable", t.problem);
     std::string reply_where = p.is_main_body ? "the message body"
-                                             : std::string(where_word) + " \"" +
+                                             : "attachment \"" +
                                                    ReplySafeName(NormaliseFileName(p.file_name)) +
                                                    "\" (part " + p.path + ")";
-    nlohmann::json kind_where = where;
-    kind_where["text"] = text::TextKindName(kind);
-    Match(t.text, false, t.encoding_declared, kind_where, reply_where, &scan, t.legacy);
+    text::TextInput in = text::InputOf(p, document);
+    if (text::TextKindOf(in) != text::TextKind::kNone) {
+      if (!p.kept) {
+        // Not kept: the message's kept-bytes budget (mime.max_kept_total_bytes) ran out.
+        Incomplete(where, "mime.max_kept_total_bytes", "", &scan);
+      } else {
+        if (p.truncated) Incomplete(where, "mime.max_kept_part_bytes", "", &scan);
+        ReadText(options_, in, where, reply_where, &scan);
+      }
+    }
+    // Documents packed in an archive: kept by the archive walk (archive.max_kept_documents,
+    // from this rule's max_archived_documents).
+    if (!cp.archive.has_value() || document) continue;
+    for (const ArchiveMember& m : cp.archive->members) {
+      if (m.content.empty() && !m.content_skipped) continue;
+      nlohmann::json member_where = {
+          {"part", p.path + ":" + m.path}, {"where", "archive"}, {"name", m.name}};
+      if (m.content_skipped) {
+        Incomplete(member_where, "max_archived_documents", "", &scan);
+        continue;
+      }
+      if (m.content_cut) Incomplete(member_where, "archive.max_member_bytes_read", "", &scan);
+      text::TextInput member;
+      member.content = m.content;
+      member.file_name = m.name;
+      member.true_type = m.true_type;
+      member.office_document = m.archive_format == "ooxml" || m.archive_format == "odf";
+      if (text::TextKindOf(member) == text::TextKind::kNone) continue;
+      ReadText(options_, member, member_where,
+               "\"" + ReplySafeName(NormaliseFileName(m.name)) + "\" in archive \"" +
+                   ReplySafeName(NormaliseFileName(p.file_name)) + "\" (part " + p.path + ")",
+               &scan);
+    }
   }
 
   if (scan.marking_count > 0) {

@@ -5,7 +5,8 @@
 //   - the message's text and HTML bodies (charset-decoded),
 //   - the text of its attachments and of files in TNEF and attached messages: plain text,
 //     HTML, RTF, PDF, OOXML (docx, xlsx, pptx) and ODF (odt, ods, odp) documents
-//     (milter/text/part_text.h). Documents packed inside archives are not opened.
+//     (milter/text/part_text.h), and such documents packed in archives, at any depth the
+//     archive walk reaches (kept by it up to max_archived_documents bytes per archive).
 // Text in legacy Vietnamese encodings is read too: runs in TCVN3/VNI fonts are converted
 // by the extractors, and text with no font (a mislabelled body, a PDF) is recognised by
 // its content (mime::DetectLegacyVietnamese) and converted before matching.
@@ -15,8 +16,9 @@
 //     the rule's action (quarantine: Postfix's hold queue, by default); marked as an
 //     alert (Finding::alert) for the SOC;
 //   - "classified_incomplete": a limit (max_text, a document's XML, PDF pages or time, a
-//     part too large to keep) cut the text, or a document could not be read (damaged,
-//     encrypted). Its action is on_incomplete (accept by default: logged, not refused);
+//     part too large to keep, max_archived_documents) cut the text, or a document could not
+//     be read (damaged, encrypted). Its action is on_incomplete (accept by default: logged, not
+//     refused);
 //   - "legacy_encoding" (M8 statistics, action accept): which parts hold Vietnamese text in
 //     TCVN3, VNI, VISCII or windows-1258; only with report_legacy_encoding.
 // Immutable after construction; Inspect is thread-safe.

@@ -134,6 +134,7 @@ struct Walk {
   ArchiveListing& out;
   uint64_t expanded = 0;
   uint64_t members = 0;
+  uint64_t kept_documents = 0;  // bytes kept in ArchiveMember::content
   bool stopped = false;
   std::string chunk = std::string(kReadChunk, '\0');
 
@@ -206,7 +207,8 @@ MemberData ReadMember(Walk& w, struct archive* a, const std::string& path, int l
     data.produced += n;
     if (!w.AddExpanded(n, path)) break;
   }
-  if (!decided) data.archive_like = LooksLikeArchive(data.kept);
+  // Kept whole from the start (keep_cap): judged on what was kept.
+  if (!decided || keep_cap > sniff) data.archive_like = LooksLikeArchive(data.kept);
   return data;
 }
 
@@ -387,11 +389,18 @@ Status WalkLibarchiveLevel(Walk& w, std::string_view bytes, int level, const std
     if (member.encrypted) w.out.encrypted_entries = true;
     MemberData data;
     bool read = !member.is_dir && !member.encrypted;
+    // A document whose text a check reads is kept whole, within the walk's budget.
+    bool keep_document = false;
+    if (read && w.limits.max_kept_documents > 0 && IsTextDocumentName(member.name)) {
+      keep_document = w.kept_documents < w.limits.max_kept_documents;
+      member.content_skipped = !keep_document;
+    }
     if (read) {
       bool document_part = own == "[Content_Types].xml" || own == "mimetype";
       size_t keep = document_part
                         ? std::min<uint64_t>(kSmallDocumentPart, w.limits.max_member_bytes_read)
                         : 0;
+      if (keep_document) keep = w.limits.max_member_bytes_read;
       data = ReadMember(w, a, member.path, level, keep);
       member.size = data.complete ? data.produced : std::max(member.size, data.produced);
       member.true_type = SniffTrueType(data.kept);
@@ -403,9 +412,20 @@ Status WalkLibarchiveLevel(Walk& w, std::string_view bytes, int level, const std
     size_t index = w.out.members.size();
     w.out.members.push_back(std::move(member));
     if (data.fatal) break;
-    if (!read || !data.archive_like || w.stopped) continue;
-    // data.produced > data.kept.size(): cut at max_member_bytes_read
-    OpenNested(w, index, level, data.kept, data.produced > data.kept.size());
+    if (read && data.archive_like && !w.stopped) {
+      // data.produced > data.kept.size(): cut at max_member_bytes_read
+      OpenNested(w, index, level, data.kept, data.produced > data.kept.size());
+    }
+    if (keep_document) {
+      ArchiveMember& kept = w.out.members[index];  // the recursion may have moved it
+      if (data.kept.size() <= w.limits.max_kept_documents - w.kept_documents) {
+        kept.content_cut = !data.complete;  // damaged, or over max_member_bytes_read
+        w.kept_documents += data.kept.size();
+        kept.content = std::move(data.kept);
+      } else {
+        kept.content_skipped = true;
+      }
+    }
   }
   if (archive_read_has_encrypted_entries(a) > 0) w.out.encrypted_entries = true;
   if (first && result.format.empty()) result.format = FormatName(archive_format(a));
@@ -441,6 +461,17 @@ Status WalkLevel(Walk& w, std::string_view bytes, int level, const std::string& 
 }
 
 }  // namespace
+
+bool IsTextDocumentName(std::string_view name) {
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  std::string_view ext = name.substr(dot + 1);
+  for (std::string_view e : {"docx", "docm", "dotx", "xlsx", "xlsm", "pptx", "pptm", "odt", "ods",
+                             "odp", "ott", "pdf", "rtf", "txt", "csv", "htm", "html"}) {
+    if (EqualsIgnoreCase(ext, e)) return true;
+  }
+  return false;
+}
 
 bool LooksLikeArchive(std::string_view head) {
   static constexpr std::string_view kMagics[] = {

@@ -61,7 +61,18 @@ struct ArchiveLimits {
   uint64_t min_expanded_for_ratio = 1ull << 20;
   // How much of one member is kept in memory to sniff it or to open it as an archive.
   uint64_t max_member_bytes_read = 32ull << 20;
+  // Members that hold documents, by name (IsTextDocumentName: docx, xlsx, pptx, odt, ods,
+  // odp, pdf, rtf, txt, html, ...), keep their bytes in ArchiveMember::content, each up to
+  // max_member_bytes_read, all together up to this many bytes over the walk; a document
+  // member that does not fit in what is left is listed with content_skipped. 0 keeps none.
+  // For the checks that read documents' text.
+  uint64_t max_kept_documents = 0;
 };
+
+// True when a member named `name` is a document whose text can be read: office documents
+// (docx, docm, xlsx, xlsm, pptx, pptm, odt, ods, odp), pdf, rtf, and text (txt, csv, htm,
+// html), by its final extension, case-insensitive.
+bool IsTextDocumentName(std::string_view name);
 
 // One limit the walk ran into. `name` is the ArchiveLimits field ("max_members",
 // "max_total_expanded", "max_ratio", "max_depth", "max_member_bytes_read"); `value` is the
@@ -90,6 +101,12 @@ struct ArchiveMember {
   std::string archive_format;
   // This member is an OOXML/ODF document carrying macros.
   bool macro_enabled = false;
+  // Its bytes, for a document member kept under ArchiveLimits::max_kept_documents ("" for
+  // the others); content_cut: not all of it (over max_member_bytes_read, or damaged).
+  std::string content;
+  bool content_cut = false;
+  // A document member not kept because max_kept_documents was spent.
+  bool content_skipped = false;
 };
 
 struct ArchiveListing {

@@ -29,10 +29,16 @@ bool IsWesternSingleByte(std::string_view charset) {
          charset == "windows-1252" || charset == "cp1252";
 }
 
+// The final extension of `name`, lower case; "" when it has none.
+std::string Extension(std::string_view name) {
+  size_t dot = name.rfind('.');
+  return dot == std::string_view::npos ? "" : AsciiLower(name.substr(dot + 1));
+}
+
 // Office documents named by type or extension, for a damaged one the archive walk could
 // not recognise: it is still read (and reported unreadable) rather than skipped.
-bool DeclaredOffice(const mime::MimePart& part) {
-  const std::string& type = part.content_type;
+bool DeclaredOffice(const TextInput& part) {
+  std::string_view type = part.content_type;
   if (StartsWith(type, "application/vnd.openxmlformats-officedocument.") ||
       StartsWith(type, "application/vnd.oasis.opendocument.") ||
       StartsWith(type, "application/vnd.ms-word.document.macroenabled") ||
@@ -40,9 +46,7 @@ bool DeclaredOffice(const mime::MimePart& part) {
       StartsWith(type, "application/vnd.ms-powerpoint.presentation.macroenabled")) {
     return true;
   }
-  size_t dot = part.file_name.rfind('.');
-  if (dot == std::string::npos) return false;
-  std::string ext = AsciiLower(std::string_view(part.file_name).substr(dot + 1));
+  std::string ext = Extension(part.file_name);
   for (const char* e :
        {"docx", "docm", "dotx", "xlsx", "xlsm", "pptx", "pptm", "odt", "ods", "odp", "ott"}) {
     if (ext == e) return true;
@@ -75,12 +79,24 @@ std::string_view TextKindName(TextKind kind) {
   return "none";
 }
 
-TextKind TextKindOf(const mime::MimePart& part, bool office_document) {
-  if (office_document) return TextKind::kOffice;
+TextInput InputOf(const mime::MimePart& part, bool office_document) {
+  TextInput in;
+  in.content = part.content;
+  in.content_type = part.content_type;
+  in.charset = part.charset;
+  in.file_name = part.file_name;
+  in.detected_type = part.detected_type;
+  in.true_type = part.true_type;
+  in.office_document = office_document;
+  return in;
+}
+
+TextKind TextKindOf(const TextInput& part) {
+  if (part.office_document) return TextKind::kOffice;
   std::string_view head(part.content.data(), std::min<size_t>(part.content.size(), 1024));
   if (LooksLikePdf(head)) return TextKind::kPdf;
   if (LooksLikeRtf(head)) return TextKind::kRtf;
-  const std::string& type = part.content_type;
+  std::string_view type = part.content_type;
   if (DeclaredOffice(part)) return TextKind::kOffice;
   if (type == "application/pdf") return TextKind::kPdf;
   if (type == "text/rtf" || type == "application/rtf" || type == "text/richtext") {
@@ -90,6 +106,14 @@ TextKind TextKindOf(const mime::MimePart& part, bool office_document) {
   // Other text types (plain, csv, enriched...) are read as they are; so is an attachment
   // declared as bytes that libmagic recognises as text.
   if (StartsWith(type, "text/")) return TextKind::kPlain;
+  // No useful declared type (an archive member, bytes sent as octet-stream): the name says.
+  if (type.empty() || type == "application/octet-stream") {
+    std::string ext = Extension(part.file_name);
+    if (ext == "pdf") return TextKind::kPdf;
+    if (ext == "rtf") return TextKind::kRtf;
+    if (ext == "htm" || ext == "html") return TextKind::kHtml;
+    if (ext == "txt" || ext == "csv") return TextKind::kPlain;
+  }
   if (part.true_type == TrueType::kUnknown && StartsWith(part.detected_type, "text/")) {
     if (part.detected_type == "text/html") return TextKind::kHtml;
     if (part.detected_type == "text/rtf") return TextKind::kRtf;
@@ -98,7 +122,7 @@ TextKind TextKindOf(const mime::MimePart& part, bool office_document) {
   return TextKind::kNone;
 }
 
-ExtractedText ExtractPartText(const mime::MimePart& part, TextKind kind, const TextLimits& limits) {
+ExtractedText ExtractPartText(const TextInput& part, TextKind kind, const TextLimits& limits) {
   ExtractedText out;
   switch (kind) {
     case TextKind::kNone:
@@ -117,7 +141,7 @@ ExtractedText ExtractPartText(const mime::MimePart& part, TextKind kind, const T
     case TextKind::kHtml:
       break;
   }
-  std::string charset = part.charset;
+  std::string charset(part.charset);
   if (charset.empty() && kind == TextKind::kHtml) {
     charset = HtmlDeclaredCharset(std::string_view(part.content).substr(0, 4096));
   }

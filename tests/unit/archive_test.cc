@@ -375,5 +375,40 @@ TEST_F(ArchiveTest, MacroDocumentInsideAZipIsReported) {
   EXPECT_NE(Find(listing, "invoice.docm/word/vbaProject.bin"), nullptr);
 }
 
+// With max_kept_documents, document members keep their bytes, and a document kept whole is
+// still opened and judged (a macro document in a zip is still one).
+TEST_F(ArchiveTest, DocumentMembersAreKeptWithinTheBudget) {
+  const std::string docm = ReadFile(dir_->Path("macro.docm"));
+  ArchiveLimits limits;
+  limits.max_kept_documents = docm.size();
+  ArchiveListing listing = List("docm_in.zip", limits);
+  const ArchiveMember* kept = Find(listing, "invoice.docm");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->content, docm);
+  EXPECT_FALSE(kept->content_cut);
+  EXPECT_EQ(kept->archive_format, "ooxml");
+  EXPECT_TRUE(listing.macro_enabled);
+  EXPECT_TRUE(Find(listing, "invoice.docm/word/document.xml")->content.empty());  // not a document
+
+  limits.max_kept_documents = docm.size() - 1;
+  ArchiveListing over = List("docm_in.zip", limits);
+  EXPECT_TRUE(Find(over, "invoice.docm")->content.empty());
+  EXPECT_TRUE(Find(over, "invoice.docm")->content_skipped);
+  EXPECT_TRUE(over.macro_enabled);
+
+  ArchiveListing off = List("docm_in.zip");  // the default keeps nothing
+  EXPECT_TRUE(Find(off, "invoice.docm")->content.empty());
+  EXPECT_FALSE(Find(off, "invoice.docm")->content_skipped);
+}
+
+TEST(ArchiveDocumentNames, ByFinalExtension) {
+  for (const char* name : {"a.docx", "B.PDF", "c.tar.odt", "d.rtf", "e.txt", "f.HTML", "g.xlsm"}) {
+    EXPECT_TRUE(IsTextDocumentName(name)) << name;
+  }
+  for (const char* name : {"a.exe", "docx", "a.pdf.exe", "a.zip", "a.doc", ""}) {
+    EXPECT_FALSE(IsTextDocumentName(name)) << name;
+  }
+}
+
 }  // namespace
 }  // namespace mailwarden

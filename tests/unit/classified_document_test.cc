@@ -223,5 +223,39 @@ TEST(ClassifiedDocument, LegacyReportCanBeTurnedOff) {
   EXPECT_TRUE(j.verdict.findings.empty()) << Describe(j.verdict);
 }
 
+TEST(ClassifiedDocument, DocumentsInsideArchivesAreRead) {
+  auto engine = EngineWith();
+  std::string docx =
+      testing::Docx(testing::WordParagraph("Kính gửi") + testing::WordParagraph("TỐI MẬT"));
+  std::string inner = testing::Zip({{"ghi-chu.txt", "Độ mật: Tuyệt mật\n"}});
+  std::string zip = testing::Zip({{"ho-so/bao-cao.docx", docx}, {"them.zip", inner}});
+  Judged j = Judge(*engine, MailWith({Attachment("ho-so.zip", "application/zip", zip)}));
+  ASSERT_EQ(j.verdict.action, Action::kQuarantine) << Describe(j.verdict);
+  const auto& markings = FindingOf(j.verdict, "classified_document")->evidence["markings"];
+  ASSERT_EQ(markings.size(), 2u) << markings.dump();
+  EXPECT_EQ(markings[0]["part"], "1/2:ho-so/bao-cao.docx");
+  EXPECT_EQ(markings[0]["where"], "archive");
+  EXPECT_EQ(markings[0]["degree"], "TỐI MẬT");
+  EXPECT_EQ(markings[1]["part"], "1/2:them.zip/ghi-chu.txt");
+  EXPECT_EQ(markings[1]["degree"], "TUYỆT MẬT");
+  EXPECT_NE(j.verdict.text.find("in archive \"ho-so.zip\""), std::string::npos) << j.verdict.text;
+}
+
+TEST(ClassifiedDocument, ArchivedDocumentsBeyondTheBudgetAreLogged) {
+  std::string docx = testing::Docx(testing::WordParagraph("MẬT"));
+  std::string zip = testing::Zip({{"a.docx", docx}, {"b.docx", docx}});
+  Judged j = Judge(*EngineWith("    max_archived_documents: " + std::to_string(docx.size()) + "\n"),
+                   MailWith({Attachment("hai.zip", "application/zip", zip)}));
+  EXPECT_EQ(j.verdict.action, Action::kQuarantine) << Describe(j.verdict);  // a.docx was read
+  const Finding* f = FindingOf(j.verdict, "classified_incomplete");
+  ASSERT_NE(f, nullptr) << Describe(j.verdict);
+  EXPECT_EQ(f->evidence["parts"][0]["part"], "1/2:b.docx");
+  EXPECT_EQ(f->evidence["parts"][0]["limit"], "max_archived_documents");
+
+  Judged off = Judge(*EngineWith("    max_archived_documents: 0\n"),
+                     MailWith({Attachment("hai.zip", "application/zip", zip)}));
+  EXPECT_EQ(off.verdict.action, Action::kAccept) << Describe(off.verdict);
+}
+
 }  // namespace
 }  // namespace mailwarden
