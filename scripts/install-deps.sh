@@ -10,8 +10,8 @@ packages=(
   # libraries (libmilter only for the benchmark's null milter, the baseline)
   libmilter-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev libicu-dev libssl-dev
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
-  # text of documents: OOXML/ODF XML (libxml2), PDF (poppler)
-  libxml2-dev libpoppler-cpp-dev
+  # text of PDF documents (poppler)
+  libpoppler-cpp-dev
   # the policy daemon's cluster stores: PostgreSQL (libpq) and Redis (hiredis)
   libpq-dev libhiredis-dev
   # tests

@@ -46,7 +46,6 @@ bool IsHorizontalSpace(char32_t c) {
   return c == ' ' || c == '\t' || c == 0xA0 || (c != '\n' && c != '\r' && u_isUWhiteSpace(c));
 }
 char32_t Lower(char32_t c) { return static_cast<char32_t>(u_tolower(static_cast<UChar32>(c))); }
-bool IsLineBreak(char32_t c) { return c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029; }
 
 // The degree whose upper-case words are exactly the words of `text` (frame characters
 // separate words), or of its one-letter words joined.
@@ -148,6 +147,59 @@ char32_t ClosingBracket(char32_t c) {
   }
 }
 
+// Every marking holds "MẬT" or "mật" in some case, so its line holds Ậ (U+1EAC) or ậ
+// (U+1EAD), in NFC: lines without either are skipped without being decoded, which is
+// what keeps long documents cheap.
+bool MayHoldMarking(std::string_view line) {
+  return line.find("\xE1\xBA\xAC") != std::string_view::npos ||
+         line.find("\xE1\xBA\xAD") != std::string_view::npos;
+}
+
+// U+2028 and U+2029 in UTF-8.
+bool IsSeparatorAt(std::string_view text, size_t i) {
+  return i + 2 < text.size() && static_cast<unsigned char>(text[i]) == 0xE2 &&
+         static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+         (static_cast<unsigned char>(text[i + 2]) == 0xA8 ||
+          static_cast<unsigned char>(text[i + 2]) == 0xA9);
+}
+
+// Where the line starting at `start` ends: at LF, CR, U+2028, U+2029 or the end.
+size_t LineEnd(std::string_view text, size_t start) {
+  size_t i = start;
+  while ((i = text.find_first_of("\n\r\xE2", i)) != std::string_view::npos) {
+    if (text[i] != '\xE2' || IsSeparatorAt(text, i)) return i;
+    ++i;
+  }
+  return text.size();
+}
+
+// The length of the line break at `at` (CRLF is one line break).
+size_t LineBreakLength(std::string_view text, size_t at) {
+  if (text[at] == '\r') return at + 1 < text.size() && text[at + 1] == '\n' ? 2 : 1;
+  return text[at] == '\n' ? 1 : 3;
+}
+
+// The markings of one line (decoded), appended to `found` up to `max`.
+void MatchLine(std::u32string_view line, bool subject, size_t line_number, size_t max,
+               std::vector<Marking>* found) {
+  if (auto degree = MatchDegreeWords(line)) {
+    found->push_back({*degree, Marking::kStandaloneLine, line_number});
+    return;
+  }
+  if (auto field = MatchField(line)) found->push_back({*field, Marking::kField, line_number});
+  for (size_t i = 0; subject && i < line.size() && found->size() < max; ++i) {
+    char32_t close = ClosingBracket(line[i]);
+    if (close == 0) continue;
+    size_t j = i + 1;
+    while (j < line.size() && j - i <= kMaxTagChars && line[j] != close) ++j;
+    if (j >= line.size() || line[j] != close) continue;
+    if (auto tag = MatchDegreeWords(line.substr(i + 1, j - i - 1))) {
+      found->push_back({*tag, Marking::kSubjectTag, line_number});
+      i = j;
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view ClassificationDegreeName(ClassificationDegree degree) {
@@ -171,36 +223,16 @@ std::vector<Marking> FindMarkings(std::string_view nfc_text, bool subject, size_
       nfc_text.remove_suffix(1);
     }
   }
-  const std::u32string text = mime::DecodeUtf8(nfc_text);
-  const std::u32string_view all(text);
   size_t line_number = 0;
   size_t start = 0;
-  while (start <= all.size() && found.size() < max) {
-    size_t end = start;
-    while (end < all.size() && !IsLineBreak(all[end])) ++end;
+  const size_t n = nfc_text.size();
+  while (start <= n && found.size() < max) {
+    size_t end = LineEnd(nfc_text, start);
     ++line_number;
-    std::u32string_view line = all.substr(start, end - start);
-    if (auto degree = MatchDegreeWords(line)) {
-      found.push_back({*degree, Marking::kStandaloneLine, line_number});
-    } else {
-      if (auto field = MatchField(line)) {
-        found.push_back({*field, Marking::kField, line_number});
-      }
-      for (size_t i = 0; subject && i < line.size() && found.size() < max; ++i) {
-        char32_t close = ClosingBracket(line[i]);
-        if (close == 0) continue;
-        size_t j = i + 1;
-        while (j < line.size() && j - i <= kMaxTagChars && line[j] != close) ++j;
-        if (j >= line.size() || line[j] != close) continue;
-        if (auto tag = MatchDegreeWords(line.substr(i + 1, j - i - 1))) {
-          found.push_back({*tag, Marking::kSubjectTag, line_number});
-          i = j;
-        }
-      }
-    }
-    if (end >= all.size()) break;
-    // CRLF is one line break.
-    start = end + ((all[end] == '\r' && end + 1 < all.size() && all[end + 1] == '\n') ? 2 : 1);
+    std::string_view line = nfc_text.substr(start, end - start);
+    if (MayHoldMarking(line)) MatchLine(mime::DecodeUtf8(line), subject, line_number, max, &found);
+    if (end >= n) break;
+    start = end + LineBreakLength(nfc_text, end);
   }
   if (found.size() > max) found.resize(max);
   return found;

@@ -880,6 +880,15 @@ std::string_view LegacyEncodingName(LegacyEncoding encoding) {
 
 std::string NfcNormalize(std::string_view utf8) {
   const icu::Normalizer2* nfc = Nfc();
+  // Most text is NFC already: a check in place costs a fraction of a conversion.
+  if (nfc != nullptr && IsValidUtf8(utf8)) {
+    UErrorCode status = U_ZERO_ERROR;
+    if (nfc->isNormalizedUTF8(icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())),
+                              status) &&
+        U_SUCCESS(status)) {
+      return std::string(utf8);
+    }
+  }
   // fromUTF8 turns invalid sequences into U+FFFD.
   icu::UnicodeString text = icu::UnicodeString::fromUTF8(
       icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())));

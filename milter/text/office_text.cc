@@ -1,27 +1,25 @@
 // OOXML and ODF text. Untrusted input: the zip and every XML member in it. The zip is read
 // by libarchive from memory (damage and encryption end the walk with `damaged`); members
-// are read whole up to the document's XML budget and parsed by libxml2's streaming reader
-// with no entity substitution, no DTD loading and no network access (XXE and entity
-// expansion are not possible), its errors kept off stderr. Parsing keeps only a stack of
-// element names and the paragraph being built, so nesting costs memory in proportion to
-// the input, never more. Text beyond max_text_bytes is not produced.
+// are read whole up to the document's XML budget and scanned by xml_scan.h, which expands
+// no entity and loads nothing (XXE and entity expansion are not possible). Parsing keeps
+// only a stack of element names and the paragraph being built, so nesting costs memory in
+// proportion to the input, never more. Text beyond max_text_bytes is not produced.
 #include "milter/text/office_text.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <libxml/xmlreader.h>
 
 #include <algorithm>
 #include <charconv>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/ascii.h"
 #include "milter/mime/vietnamese_text.h"
+#include "milter/text/xml_scan.h"
 
 namespace mailwarden::text {
 namespace {
@@ -103,101 +101,9 @@ class LineSink {
   bool full_ = false;
 };
 
-// --- XML walking ------------------------------------------------------------------------
+// --- XML ------------------------------------------------------------------------------
 
-struct ReaderDeleter {
-  void operator()(xmlTextReader* r) const { xmlFreeTextReader(r); }
-};
-
-void IgnoreXmlError(void*, const xmlError*) {}
-
-void InitXmlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-}
-
-// One element as a handler sees it.
-class Element {
- public:
-  explicit Element(xmlTextReader* r) : r_(r) {}
-  std::string_view name() const {
-    const xmlChar* n = xmlTextReaderConstLocalName(r_);
-    return n ? reinterpret_cast<const char*>(n) : "";
-  }
-  // The attribute whose local name is `local` (any namespace), or "".
-  std::string Attr(std::string_view local) const {
-    std::string value;
-    if (xmlTextReaderMoveToFirstAttribute(r_) != 1) return value;
-    do {
-      const xmlChar* n = xmlTextReaderConstLocalName(r_);
-      if (n && local == reinterpret_cast<const char*>(n)) {
-        const xmlChar* v = xmlTextReaderConstValue(r_);
-        if (v) value = reinterpret_cast<const char*>(v);
-        break;
-      }
-    } while (xmlTextReaderMoveToNextAttribute(r_) == 1);
-    xmlTextReaderMoveToElement(r_);
-    return value;
-  }
-
- private:
-  xmlTextReader* r_;
-};
-
-class XmlHandler {
- public:
-  virtual ~XmlHandler() = default;
-  // An element starts; false skips it and everything inside it (End is not called).
-  virtual bool Start(const Element& e) = 0;
-  virtual void End(std::string_view name) = 0;
-  virtual void Text(std::string_view text) = 0;
-  // True to stop reading (the text limit was reached).
-  virtual bool Stop() const = 0;
-};
-
-// Walks `xml`; false when the XML is malformed (what came before the error was handled).
-bool WalkXml(std::string_view xml, XmlHandler& h) {
-  InitXmlOnce();
-  if (xml.size() > static_cast<size_t>(INT32_MAX)) return false;
-  std::unique_ptr<xmlTextReader, ReaderDeleter> reader(
-      xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                             XML_PARSE_NOCDATA | XML_PARSE_COMPACT));
-  if (!reader) return false;
-  xmlTextReaderSetStructuredErrorHandler(
-      reader.get(), reinterpret_cast<xmlStructuredErrorFunc>(IgnoreXmlError), nullptr);
-  xmlTextReader* r = reader.get();
-  std::vector<std::string> open;  // names of the open elements, for End
-  int ret = xmlTextReaderRead(r);
-  while (ret == 1 && !h.Stop()) {
-    int type = xmlTextReaderNodeType(r);
-    if (type == XML_READER_TYPE_ELEMENT) {
-      Element e(r);
-      bool empty = xmlTextReaderIsEmptyElement(r) == 1;
-      if (!h.Start(e)) {
-        ret = empty ? xmlTextReaderRead(r) : xmlTextReaderNext(r);
-        continue;
-      }
-      if (empty) {
-        h.End(e.name());
-      } else {
-        open.emplace_back(e.name());
-      }
-    } else if (type == XML_READER_TYPE_END_ELEMENT) {
-      if (!open.empty()) {
-        h.End(open.back());
-        open.pop_back();
-      }
-    } else if (type == XML_READER_TYPE_TEXT || type == XML_READER_TYPE_CDATA ||
-               type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE ||
-               type == XML_READER_TYPE_WHITESPACE) {
-      const xmlChar* v = xmlTextReaderConstValue(r);
-      if (v) h.Text(reinterpret_cast<const char*>(v));
-    }
-    ret = xmlTextReaderRead(r);
-  }
-  return ret != -1;
-}
+using Element = XmlElement;
 
 // --- WordprocessingML (docx) --------------------------------------------------------------
 
@@ -751,7 +657,7 @@ class Walker {
   Walker(ExtractedText* out, bool truncated_input) : out_(out), truncated_input_(truncated_input) {}
   void Walk(const std::string& name, std::string_view xml, XmlHandler& h) {
     // A member cut by the XML budget ends in the middle: that is the limit, not damage.
-    if (!WalkXml(xml, h) && !truncated_input_ && !h.Stop() && !out_->damaged) {
+    if (!ScanXml(xml, h) && !truncated_input_ && !h.Stop() && !out_->damaged) {
       out_->damaged = true;
       out_->problem = "malformed XML in " + name;
     }

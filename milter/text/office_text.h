@@ -1,6 +1,6 @@
 // The text of OOXML (docx, xlsx, pptx and their macro-enabled forms) and ODF (odt, ods, odp)
-// documents: zip archives of XML, read with libarchive from memory and libxml2's streaming
-// reader, without temporary files.
+// documents: zip archives of XML, read with libarchive from memory and a streaming XML
+// scanner (xml_scan.h), without temporary files.
 //
 // What is read, in this order:
 //   DOCX: word/document.xml, then headers, footers, footnotes, endnotes and comments
@@ -25,8 +25,8 @@
 // (w:asciiTheme) are not resolved: themes name modern fonts.
 //
 // Distrusted: the zip (damaged, truncated, encrypted, bombs) and the XML (malformed,
-// deeply nested, entity tricks: entities are never substituted and no DTD or network
-// resource is loaded). Limits: TextLimits::max_document_xml_bytes of XML decompressed over
+// deeply nested, entity tricks: entities are never expanded and no DTD or external
+// resource is read). Limits: TextLimits::max_document_xml_bytes of XML decompressed over
 // all members (a member beyond it is not read: truncated, "max_document_xml"), and
 // max_text_bytes of text ("max_text"); at most kMaxOfficeMembers zip entries are looked at.
 // Failure: what was read is returned, with damaged and a problem naming the member.
