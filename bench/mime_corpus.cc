@@ -359,6 +359,13 @@ bool WriteZip(const std::vector<ZipMember>& members, std::string* out, std::stri
 
 constexpr char kXmlDecl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n";
 
+// What word/document.xml starts with, up to the body's first child.
+std::string DocumentXmlHead() {
+  return std::string(kXmlDecl) +
+         "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\">"
+         "<w:body>";
+}
+
 std::vector<ZipMember> OoxmlCommon(std::string_view main_type, std::string_view main_part,
                                    std::string_view extra_defaults = "") {
   std::vector<ZipMember> m;
@@ -391,31 +398,355 @@ std::vector<ZipMember> OoxmlCommon(std::string_view main_type, std::string_view 
   return m;
 }
 
-// A .docx of about `text_bytes` of document text (plus an embedded photo when
-// `image_bytes` > 0).
-bool MakeDocx(Rng& rng, size_t text_bytes, size_t image_bytes, std::string* out,
-              std::string* error) {
+// A .docx whose word/document.xml holds `body` (the children of <w:body> before the
+// section properties), an embedded photo of `image_bytes` (none when 0) and the `parts`
+// given (styles, settings, ...: name and content; `overrides` are their [Content_Types]
+// entries). The one writer of .docx files here.
+bool WriteDocx(Rng& rng, std::string_view body, size_t image_bytes, std::vector<ZipMember> parts,
+               std::string_view overrides, std::string* out, std::string* error) {
   std::vector<ZipMember> m = OoxmlCommon(
       "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
-      "word/document.xml", "<Default Extension=\"jpeg\" ContentType=\"image/jpeg\"/>");
-  std::string doc = std::string(kXmlDecl) +
-                    "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/"
-                    "2006/main\"><w:body>";
-  while (doc.size() < text_bytes) {
-    doc += "<w:p><w:pPr><w:pStyle w:val=\"Normal\"/></w:pPr><w:r><w:t xml:space=\"preserve\">" +
-           Sentence(rng) + "</w:t></w:r></w:p>\r\n";
-  }
-  doc += "<w:sectPr><w:pgSz w:w=\"11906\" w:h=\"16838\"/></w:sectPr></w:body></w:document>";
-  m.push_back({"word/document.xml", std::move(doc)});
+      "word/document.xml",
+      "<Default Extension=\"jpeg\" ContentType=\"image/jpeg\"/>" + std::string(overrides));
+  m.push_back({"word/document.xml",
+               DocumentXmlHead() + std::string(body) +
+                   "<w:sectPr><w:pgSz w:w=\"11906\" w:h=\"16838\"/></w:sectPr></w:body>"
+                   "</w:document>"});
   m.push_back({"word/_rels/document.xml.rels",
                std::string(kXmlDecl) +
                    "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
                    "relationships\"><Relationship Id=\"rId5\" Type=\"http://"
                    "schemas.openxmlformats.org/officeDocument/2006/relationships/image\" "
                    "Target=\"media/image1.jpeg\"/></Relationships>"});
+  for (ZipMember& part : parts) m.push_back(std::move(part));
   if (image_bytes > 0) m.push_back({"word/media/image1.jpeg", MakeJpeg(rng, image_bytes)});
   return WriteZip(m, out, error);
 }
+
+// A .docx of about `text_bytes` of document text in English word salad (plus an embedded
+// photo when `image_bytes` > 0).
+bool MakeDocx(Rng& rng, size_t text_bytes, size_t image_bytes, std::string* out,
+              std::string* error) {
+  const size_t head = DocumentXmlHead().size();
+  std::string body;
+  while (head + body.size() < text_bytes) {
+    body += "<w:p><w:pPr><w:pStyle w:val=\"Normal\"/></w:pPr><w:r><w:t xml:space=\"preserve\">" +
+            Sentence(rng) + "</w:t></w:r></w:p>\r\n";
+  }
+  return WriteDocx(rng, body, image_bytes, {}, "", out, error);
+}
+
+// --- a Vietnamese report (.docx) --------------------------------------------------------
+//
+// What a provincial department sends every day: a report with the letterhead table, upper
+// case section headings, justified paragraphs split into runs as Word writes them, and
+// tables of projects and figures, in Times New Roman 14 pt. The prose is salad from
+// administrative phrases; it holds no classification marking (no "Độ mật" field, no upper
+// case degree alone on a line), only words such as "bảo mật" and "mật khẩu" in sentences.
+
+// clang-format off
+constexpr const char* kViPhrases[] = {
+    "kế hoạch đầu tư công", "giai đoạn 2026-2030", "vốn ngân sách địa phương", "giải ngân",
+    "tiến độ", "các dự án", "công trình", "chủ đầu tư", "thẩm định", "phê duyệt", "điều chỉnh",
+    "báo cáo", "đề xuất", "thực hiện", "triển khai", "đôn đốc", "kiểm tra", "giám sát",
+    "đánh giá", "tổng hợp", "hạ tầng giao thông", "trường học", "bệnh viện", "thủy lợi",
+    "nông thôn mới", "chuyển đổi số", "cải cách hành chính", "đấu thầu", "nhà thầu",
+    "hợp đồng", "thanh toán", "quyết toán", "khối lượng hoàn thành", "giải phóng mặt bằng",
+    "bồi thường, hỗ trợ tái định cư", "theo quy định của pháp luật", "trong năm",
+    "đến ngày 30 tháng 11", "so với cùng kỳ", "đạt", "tăng", "giảm", "khoảng", "tỷ đồng",
+    "nguồn vốn", "kế hoạch vốn", "đã được giao", "chưa hoàn thành", "còn chậm", "khó khăn",
+    "vướng mắc", "nguyên nhân", "giải pháp", "nhiệm vụ trọng tâm", "thời gian tới", "tiếp tục",
+    "tăng cường", "phối hợp chặt chẽ", "với", "và", "các", "những", "để", "trên địa bàn tỉnh",
+    "huyện", "thị xã", "thành phố", "xã", "phường", "cán bộ, công chức", "người dân",
+    "doanh nghiệp", "hiệu quả", "kịp thời", "đúng tiến độ", "chất lượng", "an toàn",
+    "bảo mật thông tin", "không chia sẻ mật khẩu", "hệ thống", "phần mềm", "dữ liệu",
+    "cơ sở dữ liệu", "văn bản", "hồ sơ", "thủ tục", "dịch vụ công trực tuyến",
+    "của Ủy ban nhân dân tỉnh", "Sở Tài chính", "Kho bạc Nhà nước", "Hội đồng nhân dân",
+    "nghị quyết", "quyết định", "kết luận", "chỉ đạo", "điều hành", "quản lý",
+};
+// clang-format on
+constexpr size_t kViPhraseCount = sizeof(kViPhrases) / sizeof(kViPhrases[0]);
+
+// clang-format off
+constexpr const char* kViOpenings[] = {
+    "Trong năm 2026,", "Căn cứ kế hoạch được giao,", "Nhìn chung,", "Bên cạnh đó,",
+    "Tuy nhiên,", "Đối với", "Ủy ban nhân dân tỉnh", "Sở Kế hoạch và Đầu tư", "Các chủ đầu tư",
+    "Theo báo cáo của các đơn vị,", "Về công tác", "Đến nay,", "Qua kiểm tra,", "Để khắc phục",
+    "Dự kiến", "Một số",
+};
+// clang-format on
+constexpr size_t kViOpeningCount = sizeof(kViOpenings) / sizeof(kViOpenings[0]);
+
+constexpr const char* kViSections[] = {
+    "KẾT QUẢ THỰC HIỆN KẾ HOẠCH ĐẦU TƯ CÔNG NĂM 2026",
+    "TÌNH HÌNH GIẢI NGÂN CÁC NGUỒN VỐN",
+    "ĐÁNH GIÁ CHUNG",
+    "NHIỆM VỤ, GIẢI PHÁP TRỌNG TÂM NĂM 2027",
+    "KIẾN NGHỊ, ĐỀ XUẤT",
+};
+constexpr const char* kViSubsections[] = {
+    "Tình hình giao và phân bổ kế hoạch vốn",
+    "Công tác chỉ đạo, điều hành",
+    "Kết quả giải ngân",
+    "Công tác giải phóng mặt bằng",
+    "Công tác đấu thầu, lựa chọn nhà thầu",
+    "Tồn tại, hạn chế và nguyên nhân",
+    "Ứng dụng công nghệ thông tin, chuyển đổi số",
+};
+constexpr const char* kViRomans[] = {"I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"};
+
+constexpr const char* kViWorks[] = {
+    "Xây dựng", "Cải tạo, nâng cấp", "Mở rộng", "Sửa chữa", "Đầu tư trang thiết bị cho",
+};
+constexpr const char* kViObjects[] = {
+    "đường tỉnh 295B",
+    "trường THCS Tiên Du",
+    "trạm y tế xã Đông Phong",
+    "kênh tiêu Ngũ Huyện Khê",
+    "trụ sở Ủy ban nhân dân huyện Gia Bình",
+    "cầu Hồ",
+    "bệnh viện đa khoa huyện Lương Tài",
+    "nhà văn hóa thôn Đông",
+    "hệ thống cấp nước sạch xã Yên Phụ",
+    "đê hữu sông Cầu",
+};
+constexpr const char* kViOwners[] = {
+    "Ban QLDA xây dựng giao thông", "UBND huyện Tiên Du",   "Sở Y tế",
+    "Sở Giáo dục và Đào tạo",       "Ban QLDA nông nghiệp", "UBND thị xã Quế Võ",
+};
+constexpr const char* kViNotes[] = {
+    "", "Đang thi công", "Vướng mặt bằng", "Hoàn thành", "Chờ quyết toán", "Điều chỉnh dự án", ""};
+
+template <size_t N>
+const char* Pick(Rng& rng, const char* const (&list)[N]) {
+  return list[rng.Below(N)];
+}
+
+// 12.345.678: the thousands separator of Vietnamese figures.
+std::string ViNumber(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += '.';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string ViSentence(Rng& rng) {
+  std::string s = kViOpenings[rng.Below(kViOpeningCount)];
+  const int words = 8 + static_cast<int>(rng.Below(14));
+  for (int i = 0; i < words; ++i) {
+    s += ' ';
+    s += kViPhrases[rng.Below(kViPhraseCount)];
+    if (i + 1 < words && rng.Below(9) == 0) s += ',';
+  }
+  s += '.';
+  return s;
+}
+
+// Appends Word markup to `xml` and counts the document's visible text in `text_bytes`.
+class ViDocument {
+ public:
+  explicit ViDocument(Rng& rng) : rng_(rng) {}
+
+  // A paragraph of `runs` (each its own <w:r>, as Word splits text edited at different
+  // times), `ppr` its paragraph properties, `rpr` the runs' properties.
+  void Paragraph(const std::vector<std::string>& runs, std::string_view ppr,
+                 std::string_view rpr = kBodyRun) {
+    xml_ += "<w:p w:rsidR=\"" + Rsid() + "\" w:rsidRDefault=\"" + Rsid() + "\"><w:pPr>";
+    xml_ += ppr;
+    xml_ += "</w:pPr>";
+    for (const std::string& r : runs) {
+      xml_ += "<w:r w:rsidRPr=\"" + Rsid() + "\"><w:rPr>";
+      xml_ += rpr;
+      xml_ += "</w:rPr><w:t xml:space=\"preserve\">" + r + "</w:t></w:r>";
+      text_bytes_ += r.size();
+    }
+    xml_ += "</w:p>\r\n";
+  }
+  void Body(int sentences) {
+    std::vector<std::string> runs;
+    for (int i = 0; i < sentences; ++i) runs.push_back((i ? " " : "") + ViSentence(rng_));
+    Paragraph(runs, kBodyPara);
+  }
+  void Heading(std::string_view text, bool centred = false) {
+    Paragraph({std::string(text)},
+              centred ? "<w:spacing w:before=\"240\" w:after=\"120\"/><w:jc w:val=\"center\"/>"
+                      : "<w:keepNext/><w:spacing w:before=\"240\" w:after=\"120\"/><w:ind "
+                        "w:firstLine=\"567\"/><w:jc w:val=\"both\"/>",
+              kBoldRun);
+  }
+  // A table: `widths` in twentieths of a point, the first row a header repeated on every
+  // page; each row's cells centred or left.
+  void Table(const std::vector<int>& widths, const std::vector<std::vector<std::string>>& rows,
+             bool borders = true) {
+    xml_ += "<w:tbl><w:tblPr>";
+    xml_ += borders ? "<w:tblStyle w:val=\"TableGrid\"/>" : "";
+    xml_ += "<w:tblW w:w=\"5000\" w:type=\"pct\"/><w:tblLook w:val=\"04A0\"/></w:tblPr><w:tblGrid>";
+    for (int w : widths) xml_ += "<w:gridCol w:w=\"" + std::to_string(w) + "\"/>";
+    xml_ += "</w:tblGrid>\r\n";
+    for (size_t r = 0; r < rows.size(); ++r) {
+      xml_ += "<w:tr w:rsidR=\"" + Rsid() + "\">";
+      if (r == 0 && borders) xml_ += "<w:trPr><w:tblHeader/></w:trPr>";
+      for (size_t c = 0; c < rows[r].size() && c < widths.size(); ++c) {
+        xml_ += "<w:tc><w:tcPr><w:tcW w:w=\"" + std::to_string(widths[c]) +
+                "\" w:type=\"dxa\"/><w:vAlign w:val=\"center\"/></w:tcPr>";
+        // A cell's lines are paragraphs of their own.
+        std::string_view cell = rows[r][c];
+        size_t start = 0;
+        do {
+          size_t nl = cell.find('\n', start);
+          std::string line(cell.substr(start, nl == std::string_view::npos ? nl : nl - start));
+          xml_ += "<w:p><w:pPr><w:spacing w:before=\"40\" w:after=\"40\"/><w:jc w:val=\"" +
+                  std::string(c == 1 || !borders ? "left" : "center") + "\"/></w:pPr>";
+          if (!line.empty()) {
+            xml_ += "<w:r><w:rPr>" + std::string(r == 0 && borders ? kBoldCellRun : kCellRun) +
+                    "</w:rPr><w:t xml:space=\"preserve\">" + line + "</w:t></w:r>";
+            text_bytes_ += line.size();
+          }
+          xml_ += "</w:p>";
+          start = nl == std::string_view::npos ? nl : nl + 1;
+        } while (start != std::string_view::npos);
+        xml_ += "</w:tc>";
+      }
+      xml_ += "</w:tr>\r\n";
+    }
+    xml_ += "</w:tbl>\r\n";
+  }
+  void ProjectTable(int rows) {
+    std::vector<std::vector<std::string>> t = {
+        {"STT", "Tên dự án", "Chủ đầu tư", "Kế hoạch vốn năm 2026 (triệu đồng)",
+         "Giải ngân đến 30/11 (triệu đồng)", "Tỷ lệ (%)", "Ghi chú"}};
+    for (int i = 1; i <= rows; ++i) {
+      uint64_t plan = 2000 + rng_.Below(180000);
+      uint64_t paid = plan * (20 + rng_.Below(81)) / 100;
+      t.push_back({std::to_string(i),
+                   std::string(Pick(rng_, kViWorks)) + " " + Pick(rng_, kViObjects),
+                   Pick(rng_, kViOwners), ViNumber(plan), ViNumber(paid),
+                   std::to_string(paid * 100 / plan) + "," + std::to_string(rng_.Below(10)),
+                   Pick(rng_, kViNotes)});
+    }
+    Table({567, 2835, 1701, 1418, 1418, 850, 1134}, t);
+  }
+
+  const std::string& xml() const { return xml_; }
+  size_t text_bytes() const { return text_bytes_; }
+
+  static constexpr std::string_view kBodyPara =
+      "<w:spacing w:before=\"120\" w:after=\"60\" w:line=\"288\" w:lineRule=\"auto\"/><w:ind "
+      "w:firstLine=\"567\"/><w:jc w:val=\"both\"/>";
+  static constexpr std::string_view kBodyRun =
+      "<w:sz w:val=\"28\"/><w:szCs w:val=\"28\"/><w:lang w:val=\"vi-VN\"/>";
+  static constexpr std::string_view kBoldRun =
+      "<w:b/><w:bCs/><w:sz w:val=\"28\"/><w:szCs w:val=\"28\"/><w:lang w:val=\"vi-VN\"/>";
+  static constexpr std::string_view kCellRun =
+      "<w:sz w:val=\"24\"/><w:szCs w:val=\"24\"/><w:lang w:val=\"vi-VN\"/>";
+  static constexpr std::string_view kBoldCellRun =
+      "<w:b/><w:sz w:val=\"24\"/><w:szCs w:val=\"24\"/><w:lang w:val=\"vi-VN\"/>";
+
+ private:
+  std::string Rsid() {
+    char b[16];
+    std::snprintf(b, sizeof(b), "00%06llX", static_cast<unsigned long long>(rng_.Below(1 << 24)));
+    return b;
+  }
+
+  Rng& rng_;
+  std::string xml_;
+  size_t text_bytes_ = 0;
+};
+
+// The body of a report of about `text_bytes` of visible text (several pages: an A4 page of
+// 14 pt text holds about 3,500 bytes of Vietnamese UTF-8).
+std::string ViReportBody(Rng& rng, size_t text_bytes) {
+  ViDocument d(rng);
+  d.Table({4536, 5386},
+          {{"ỦY BAN NHÂN DÂN TỈNH BẮC NINH\nSỞ KẾ HOẠCH VÀ ĐẦU TƯ\nSố: 2145/BC-SKHĐT",
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n"
+            "Bắc Ninh, ngày 30 tháng 11 năm 2026"}},
+          false);
+  d.Heading("BÁO CÁO", true);
+  d.Heading("Tình hình thực hiện kế hoạch đầu tư công năm 2026 và dự kiến kế hoạch năm 2027", true);
+  d.Body(3);
+  size_t section = 0;
+  // Leave room for the closing block (~600 bytes).
+  while (d.text_bytes() + 600 < text_bytes) {
+    d.Heading(std::string(kViRomans[section % 10]) + ". " +
+              kViSections[section % (sizeof(kViSections) / sizeof(kViSections[0]))]);
+    for (int sub = 1; sub <= 3 && d.text_bytes() + 600 < text_bytes; ++sub) {
+      d.Heading(std::to_string(sub) + ". " + Pick(rng, kViSubsections));
+      for (int p = 0, n = 2 + static_cast<int>(rng.Below(3)); p < n; ++p) {
+        d.Body(3 + static_cast<int>(rng.Below(4)));
+      }
+    }
+    d.Paragraph({"Bảng " + std::to_string(section + 1) +
+                 ". Tình hình giải ngân các dự án trọng điểm (số liệu đến ngày 30/11/2026)"},
+                "<w:spacing w:before=\"120\" w:after=\"60\"/><w:jc w:val=\"center\"/>",
+                ViDocument::kBoldRun);
+    d.ProjectTable(8 + static_cast<int>(rng.Below(8)));
+    ++section;
+  }
+  d.Table({4536, 5386},
+          {{"Nơi nhận:\n- UBND tỉnh (b/c);\n- Sở Tài chính;\n- Kho bạc Nhà nước tỉnh;\n"
+            "- Lưu: VT, TH.",
+            "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC\n\n\n\nNguyễn Văn Hùng"}},
+          false);
+  return d.xml();
+}
+
+// The document parts Word always writes besides the text, with their [Content_Types]
+// overrides.
+std::vector<ZipMember> WordSupportParts() {
+  const std::string w = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"";
+  std::string styles = std::string(kXmlDecl) + "<w:styles " + w +
+                       "><w:docDefaults><w:rPrDefault><w:rPr><w:rFonts w:ascii=\"Times New "
+                       "Roman\" w:hAnsi=\"Times New Roman\" w:cs=\"Times New Roman\"/><w:sz "
+                       "w:val=\"28\"/><w:lang w:val=\"vi-VN\"/></w:rPr></w:rPrDefault>"
+                       "<w:pPrDefault/></w:docDefaults>";
+  for (const char* id : {"Normal", "Heading1", "Heading2", "TableGrid", "Header", "Footer",
+                         "ListParagraph", "FootnoteText"}) {
+    styles += "<w:style w:type=\"" +
+              std::string(std::string_view(id) == "TableGrid" ? "table" : "paragraph") +
+              "\" w:styleId=\"" + id + "\"><w:name w:val=\"" + id +
+              "\"/><w:qFormat/><w:pPr><w:spacing w:after=\"0\" w:line=\"240\" "
+              "w:lineRule=\"auto\"/></w:pPr></w:style>";
+  }
+  styles += "</w:styles>";
+  std::string fonts = std::string(kXmlDecl) + "<w:fonts " + w + ">";
+  for (const char* f : {"Times New Roman", "Calibri", "Arial", "Cambria Math"}) {
+    fonts += "<w:font w:name=\"" + std::string(f) +
+             "\"><w:charset w:val=\"00\"/><w:family w:val=\"roman\"/><w:pitch "
+             "w:val=\"variable\"/></w:font>";
+  }
+  fonts += "</w:fonts>";
+  return {
+      {"word/styles.xml", std::move(styles)},
+      {"word/settings.xml",
+       std::string(kXmlDecl) + "<w:settings " + w +
+           "><w:zoom w:percent=\"100\"/><w:defaultTabStop "
+           "w:val=\"720\"/><w:characterSpacingControl "
+           "w:val=\"doNotCompress\"/><w:compat><w:compatSetting w:name=\"compatibilityMode\" "
+           "w:uri=\"http://schemas.microsoft.com/office/word\" w:val=\"15\"/></w:compat>"
+           "<w:themeFontLang w:val=\"vi-VN\"/></w:settings>"},
+      {"word/fontTable.xml", std::move(fonts)},
+      {"docProps/app.xml",
+       std::string(kXmlDecl) +
+           "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/"
+           "extended-properties\"><Template>Normal.dotm</Template><Pages>9</Pages>"
+           "<Application>Microsoft Office Word</Application><AppVersion>16.0000</AppVersion>"
+           "</Properties>"},
+  };
+}
+
+constexpr char kWordSupportOverrides[] =
+    "<Override PartName=\"/word/styles.xml\" ContentType=\"application/"
+    "vnd.openxmlformats-officedocument.wordprocessingml.styles+xml\"/>"
+    "<Override PartName=\"/word/settings.xml\" ContentType=\"application/"
+    "vnd.openxmlformats-officedocument.wordprocessingml.settings+xml\"/>"
+    "<Override PartName=\"/word/fontTable.xml\" ContentType=\"application/"
+    "vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml\"/>"
+    "<Override PartName=\"/docProps/app.xml\" ContentType=\"application/"
+    "vnd.openxmlformats-officedocument.extended-properties+xml\"/>";
 
 // A .xlsx whose one sheet holds about `sheet_bytes` of cells.
 bool MakeXlsx(Rng& rng, size_t sheet_bytes, std::string* out, std::string* error) {
@@ -546,6 +877,45 @@ bool Docx(uint64_t seed, std::string_view id, std::string* out, std::string* err
   return true;
 }
 
+// ~95 KB: a cover note and a report in Vietnamese (.docx: 38 KB of text, about 9 pages, in
+// paragraphs and tables, plus a site photo that brings the message to its size).
+bool Docx100k(uint64_t seed, std::string_view id, std::string* out, std::string* error) {
+  Rng rng(seed);
+  const std::string body = ViReportBody(rng, 32 << 10);
+  Part cover{
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+      "quoted-printable\r\n",
+      QuotedPrintable("Kính gửi các đồng chí,\r\n\r\nSở Kế hoạch và Đầu tư gửi báo "
+                      "cáo tình hình thực hiện kế hoạch đầu tư công năm 2026 (tệp "
+                      "đính kèm) để tổng hợp trước ngày 05/12/2026.\r\n\r\nTrân "
+                      "trọng,\r\nPhòng Tổng hợp\r\n") +
+          "\r\n"};
+  // RFC 2047: "Báo cáo đầu tư công năm 2026".
+  const std::string subject = "=?UTF-8?B?" + Base64Raw("Báo cáo đầu tư công năm 2026") + "?=";
+  const std::string type =
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+  const std::string name = "BC-dau-tu-cong-2026.docx";
+  std::string skeleton = MultipartMessage(id, subject, "mixed", {cover, FilePart(type, name, "")});
+  const size_t target = DecodedFor(95 * 1000, skeleton.size());
+  // The photo (incompressible) fills the document up to the target, as in Zip2m.
+  std::string docx;
+  size_t photo = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    Rng photo_rng(seed ^ 0xA5A5A5A5ull);
+    if (!WriteDocx(photo_rng, body, photo, WordSupportParts(), kWordSupportOverrides, &docx,
+                   error)) {
+      return false;
+    }
+    if (docx.size() == target) break;
+    long long next = static_cast<long long>(photo) + static_cast<long long>(target) -
+                     static_cast<long long>(docx.size());
+    if (next <= 64) break;  // the text alone fills the target
+    photo = static_cast<size_t>(next);
+  }
+  *out = MultipartMessage(id, subject, "mixed", {cover, FilePart(type, name, docx)});
+  return true;
+}
+
 std::string Html(Rng& rng, std::string_view extra_body = "") {
   std::string html =
       "<!DOCTYPE html>\r\n<html><head><meta charset=\"utf-8\"><style>p {font-family: "
@@ -588,6 +958,8 @@ bool One(std::string_view kind, uint64_t seed, std::string_view id, std::string*
     return Zip2m(seed, id, out, error);
   } else if (kind == "docx") {
     return Docx(seed, id, out, error);
+  } else if (kind == "docx100k") {
+    return Docx100k(seed, id, out, error);
   } else if (kind == "alternative") {
     *out = Alternative(seed, id);
   } else if (kind == "inline") {
@@ -601,7 +973,9 @@ bool One(std::string_view kind, uint64_t seed, std::string_view id, std::string*
 
 }  // namespace
 
-std::string CorpusKindList() { return "plain4k|pdf100k|zip2m|docx|alternative|inline|mixed"; }
+std::string CorpusKindList() {
+  return "plain4k|pdf100k|zip2m|docx|docx100k|alternative|inline|mixed";
+}
 
 std::string Base64Lines(std::string_view bytes) {
   std::string out;

@@ -11,6 +11,12 @@
 //                engine opens a second level), a text file, a CSV and a JPEG-like file of
 //                random bytes; the text is word salad that deflates about 3:1
 //   docx         ~40 KB multipart/mixed with a .docx attachment
+//   docx100k     ~95 KB multipart/mixed: a Vietnamese cover note (quoted-printable, RFC 2047
+//                subject) and a Vietnamese report as .docx: letterhead table, headings,
+//                justified paragraphs in several runs, project tables; about 38 KB of text
+//                (28,000 characters, ~9 A4 pages) and a photo; no classification marking,
+//                only prose such as "bảo mật thông tin" (the classified_document rule
+//                reads all of it)
 //   alternative  multipart/alternative, text/plain and quoted-printable text/html
 //   inline       multipart/related: HTML referring to an inline PNG-like image (cid:)
 //   mixed        ten messages: 4 x plain4k, 2 x alternative, inline, pdf100k, docx, zip2m
