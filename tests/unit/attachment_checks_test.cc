@@ -114,25 +114,16 @@ std::string PrepareFixtures(const testing::TempDir& dir) {
   return "";
 }
 
-testing::TempDir& FixtureDir() {
-  static testing::TempDir dir;
-  return dir;
+testing::FixtureFiles& Files() {
+  static testing::FixtureFiles files(PrepareFixtures);
+  return files;
 }
 
 // Success once every fixture exists; else what is missing and the package that provides it.
-::testing::AssertionResult FixturesReady() {
-  static const std::string error = PrepareFixtures(FixtureDir());
-  if (error.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << error;
-}
+::testing::AssertionResult FixturesReady() { return Files().Ready(); }
 
 // The bytes of a generated fixture, or of an absolute path.
-std::string Fixture(const std::string& name) {
-  std::string path = name.front() == '/' ? name : FixtureDir().Path(name);
-  std::string bytes = ReadFile(path);
-  EXPECT_FALSE(bytes.empty()) << "fixture " << path << " missing or empty";
-  return bytes;
-}
+std::string Fixture(const std::string& name) { return Files().Read(name); }
 
 std::string ClamFile(const std::string& name) {
   return Fixture(std::string(kClamDir) + "/" + name);
@@ -145,7 +136,6 @@ std::string Noise(size_t n, uint32_t seed) {
   for (char& c : s) c = static_cast<char>(gen() & 0xFF);
   return s;
 }
-
 
 std::string Png(size_t size) {
   std::string s("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);

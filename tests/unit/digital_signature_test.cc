@@ -95,22 +95,16 @@ std::string PrepareFixtures(const testing::TempDir& dir) {
   return "";
 }
 
-testing::TempDir& FixtureDir() {
-  static testing::TempDir dir;
-  return dir;
+testing::FixtureFiles& Files() {
+  static testing::FixtureFiles files(PrepareFixtures);
+  return files;
 }
 
-::testing::AssertionResult FixturesReady() {
-  static const std::string error = PrepareFixtures(FixtureDir());
-  if (error.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << error;
-}
+// Success once every fixture exists; else what is missing and the package that provides it.
+::testing::AssertionResult FixturesReady() { return Files().Ready(); }
 
-std::string Fixture(const std::string& name) {
-  std::string bytes = ReadFile(FixtureDir().Path(name));
-  EXPECT_FALSE(bytes.empty()) << "fixture " << name << " is empty or missing";
-  return bytes;
-}
+// The bytes of a generated fixture, or of an absolute path.
+std::string Fixture(const std::string& name) { return Files().Read(name); }
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789ABCDEF";

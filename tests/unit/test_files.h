@@ -3,15 +3,15 @@
 #ifndef MAILWARDEN_TESTS_UNIT_TEST_FILES_H_
 #define MAILWARDEN_TESTS_UNIT_TEST_FILES_H_
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "common/config.h"
 
@@ -63,6 +63,34 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// Fixtures a test program builds once, on first use, into a temporary directory.
+class FixtureFiles {
+ public:
+  // `prepare` writes the files into the directory and returns "" or what failed (naming
+  // the package that provides a missing tool).
+  explicit FixtureFiles(std::string (*prepare)(const TempDir&)) : prepare_(prepare) {}
+
+  // Success once every fixture exists; else what is missing.
+  ::testing::AssertionResult Ready() {
+    std::call_once(once_, [this] { error_ = prepare_(dir_); });
+    if (error_.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << error_;
+  }
+  // The bytes of fixture `name`, or of an absolute path; a test failure when missing or empty.
+  std::string Read(const std::string& name) const {
+    std::string path = !name.empty() && name.front() == '/' ? name : dir_.Path(name);
+    std::string bytes = ReadFile(path);
+    EXPECT_FALSE(bytes.empty()) << "fixture " << path << " missing or empty";
+    return bytes;
+  }
+
+ private:
+  std::string (*prepare_)(const TempDir&);
+  TempDir dir_;
+  std::once_flag once_;
+  std::string error_;
 };
 
 // Loads a configuration whose rule file holds `rules` (YAML list items, indented by two)
