@@ -165,10 +165,9 @@ bool IsSeparatorAt(std::string_view text, size_t i) {
 
 // Where the line starting at `start` ends: at LF, CR, U+2028, U+2029 or the end.
 size_t LineEnd(std::string_view text, size_t start) {
-  size_t i = start;
-  while ((i = text.find_first_of("\n\r\xE2", i)) != std::string_view::npos) {
-    if (text[i] != '\xE2' || IsSeparatorAt(text, i)) return i;
-    ++i;
+  for (size_t i = start; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n' || c == '\r' || (c == '\xE2' && IsSeparatorAt(text, i))) return i;
   }
   return text.size();
 }
@@ -223,6 +222,8 @@ std::vector<Marking> FindMarkings(std::string_view nfc_text, bool subject, size_
       nfc_text.remove_suffix(1);
     }
   }
+  // Most text holds no Ậ or ậ at all: nothing to split into lines.
+  if (!MayHoldMarking(nfc_text)) return found;
   size_t line_number = 0;
   size_t start = 0;
   const size_t n = nfc_text.size();

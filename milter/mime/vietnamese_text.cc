@@ -1054,6 +1054,11 @@ std::string UnicodeToLegacyBytes(std::string_view utf8, LegacyEncoding encoding)
 }
 
 LegacyEncoding DetectLegacyVietnamese(std::string_view text) {
+  // Only non-ASCII words are evidence: pure ASCII text has none.
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return LegacyEncoding::kNone;
+  }
   if (text.size() > kMaxDetectBytes) {
     text = text.substr(0, kMaxDetectBytes);
     // Do not cut a UTF-8 sequence: back up to a lead byte.

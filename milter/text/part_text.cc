@@ -54,6 +54,13 @@ bool DeclaredOffice(const TextInput& part) {
   return false;
 }
 
+// Charsets whose bytes below 0x80 are ASCII.
+bool ExtendsAscii(std::string_view charset) {
+  return charset.empty() || IsWesternSingleByte(charset) || IsWindows1258(charset) ||
+         charset == "utf-8" || charset == "utf8" || StartsWith(charset, "iso-8859-") ||
+         StartsWith(charset, "windows-125") || StartsWith(charset, "koi8-");
+}
+
 bool HasNonAscii(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
                      [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
@@ -161,7 +168,10 @@ ExtractedText ExtractPartText(const TextInput& part, TextKind kind, const TextLi
     charset = "windows-1252";
   }
   out.encoding_declared = !IsWesternSingleByte(charset);
-  std::string utf8 = mime::ToUtf8(bytes, charset);
+  // ASCII text in a charset that extends ASCII needs no conversion (most mail); charsets
+  // that give 7-bit bytes other meanings (ISO-2022, UTF-7, UTF-16) still go through ICU.
+  std::string utf8 = !HasNonAscii(bytes) && ExtendsAscii(charset) ? std::string(bytes)
+                                                                  : mime::ToUtf8(bytes, charset);
   if (kind == TextKind::kHtml) {
     ExtractedText html = HtmlToText(utf8, limits);
     html.legacy |= out.legacy;
