@@ -16,6 +16,7 @@
 #ifndef MAILWARDEN_MILTER_TEXT_EXTRACTED_TEXT_H_
 #define MAILWARDEN_MILTER_TEXT_EXTRACTED_TEXT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -79,6 +80,23 @@ struct ExtractedText {
   // (how legacy Vietnamese arrives mislabelled) and for PDF text. Set by ExtractPartText.
   bool encoding_declared = false;
 };
+
+// Appends `line` and a line break to `text` unless that would pass `max` bytes; then as
+// much of the line as fits (cut at a character boundary, with its line break) and false:
+// how the line-by-line extractors stop at max_text.
+inline bool AppendLineWithin(std::string_view line, uint64_t max, std::string* text) {
+  if (text->size() + line.size() + 1 <= max) {
+    text->append(line);
+    text->push_back('\n');
+    return true;
+  }
+  size_t room = max - std::min<uint64_t>(max, text->size());
+  if (room > 1) {
+    text->append(line.substr(0, mime::Utf8Prefix(line, room - 1)));
+    text->push_back('\n');
+  }
+  return false;
+}
 
 // Sets out->text to `text` in NFC, cut to limits.max_text_bytes at a character boundary
 // (then truncated, "max_text"): how every extractor finishes.

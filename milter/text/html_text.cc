@@ -596,19 +596,10 @@ void HtmlReducer::LineBreak() {
   while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
   while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
   if (!line.empty()) {
-    if (text_.size() + line.size() + 1 > limits_.max_text_bytes) {
-      size_t room =
-          limits_.max_text_bytes - std::min<uint64_t>(limits_.max_text_bytes, text_.size());
-      if (room > 1) {
-        text_.append(line.substr(0, mime::Utf8Prefix(line, room - 1)));
-        text_.push_back('\n');
-      }
+    if (!AppendLineWithin(line, limits_.max_text_bytes, &text_)) {
       out_.truncated = true;
       out_.limit = "max_text";
       full_ = true;
-    } else {
-      text_.append(line);
-      text_.push_back('\n');
     }
   }
   line_.clear();

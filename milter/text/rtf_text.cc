@@ -849,20 +849,12 @@ void RtfReader::LineBreak() {
 void RtfReader::AppendLine(std::string_view line) {
   line = TrimSpaces(line);
   if (line.empty() || full_) return;
-  if (text_.size() + line.size() + 1 > limits_.max_text_bytes) {
-    size_t room = limits_.max_text_bytes - std::min(limits_.max_text_bytes, uint64_t{text_.size()});
-    if (room > 1) {
-      text_.append(line.substr(0, mime::Utf8Prefix(line, room - 1)));
-      text_.push_back('\n');
-    }
+  if (!AppendLineWithin(line, limits_.max_text_bytes, &text_)) {
     out_.truncated = true;
     out_.limit = "max_text";
     full_ = true;
     stop_ = true;
-    return;
   }
-  text_.append(line);
-  text_.push_back('\n');
 }
 
 }  // namespace
