@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -186,8 +187,7 @@ constexpr Param kConfigParams[] = {
      "how long a counter's totals read from Redis are reused, in milliseconds (0: read "
      "every time); this host's own counts are seen at once, other hosts' within it. With "
      "SQLite the totals are kept until another process writes the file, whatever this says"},
-    {"rate_limits.database", ParamType::kString, "sqlite:/var/lib/mailwarden/ratelimits.db", 0,
-     0,
+    {"rate_limits.database", ParamType::kString, "sqlite:/var/lib/mailwarden/ratelimits.db", 0, 0,
      "the counters of the rate_limit rules: sqlite:PATH (a file of their own, created with "
      "its schema when missing; its directory must exist), or redis://[:PASSWORD@]HOST:PORT[/DB] "
      "or redis+unix:PATH[?db=N] (one limit shared by several MTAs); kept across reloads and "
@@ -325,6 +325,53 @@ constexpr Param kClassifiedDocumentParams[] = {
      "legacy_encoding finding (REGULATIONS.md M8)"},
 };
 
+constexpr Param kSpamParams[] = {
+    {"rules_file", ParamType::kString, "spam-rules.yaml", 0, 0,
+     "the admins' scoring rules (header, body, uri, raw and meta rules, DNS blocklist zones, "
+     "heuristic scores; docs/spam-rules.md); relative to the directory of the rule file that "
+     "names it; \"\" for none"},
+    {"bayes_db", ParamType::kString, "/var/lib/mailwarden/spam-bayes.sqlite", 0, 0,
+     "the trained classifier's SQLite store (mailwarden-milter train); a store that is "
+     "missing or not trained enough gives no signal, and the load says so; \"\" for none"},
+    {"bayes_weight", ParamType::kDecimal, "1", 0, 100,
+     "multiplies the classifier's score (-2 .. +8 by its probability, docs/configuration.md)"},
+    {"tag_score", ParamType::kDecimal, "5", -1000, 1000,
+     "from this score on the message is tagged: X-Spam-Flag: YES and subject_prefix"},
+    {"quarantine_score", ParamType::kDecimal, "0", 0, 1000,
+     "from this score on the message is held in the MTA's hold queue; 0: never"},
+    {"reject_score", ParamType::kDecimal, "15", -1000, 1000,
+     "from this score on the rule's action applies (reject: 550 5.7.1 with the score)"},
+    {"subject_prefix", ParamType::kString, "", 0, 0,
+     "put before the Subject of tagged messages, e.g. \"[SPAM]\"; \"\" leaves it alone"},
+    {"headers_on_all", ParamType::kBool, "false", 0, 0,
+     "add X-Spam-Score and X-Spam-Status to messages below tag_score too (each costs the MTA "
+     "a queue-file edit)"},
+    {"max_text", ParamType::kSize, "256KiB", 4096, 64ll << 20,
+     "decoded text (bodies, HTML reduced to text) that the rules and the classifier read"},
+    {"max_raw", ParamType::kSize, "256KiB", 0, 64ll << 20,
+     "bytes of the message as received that raw rules read; 0: raw rules see nothing"},
+    {"dnsbl_servers", ParamType::kStringList, "", 0, 0,
+     "DNS servers for the blocklists, \"127.0.0.1:53\"; empty: the system's resolver"},
+    {"dnsbl_budget_ms", ParamType::kInteger, "1500", 0, 30000,
+     "time all blocklist lookups of one message may take together; answers later are "
+     "ignored (logged); 0: no blocklist lookups"},
+    {"rspamd_url", ParamType::kString, "", 0, 0,
+     "rspamd's normal worker, \"http://127.0.0.1:11333\" (POST /checkv2); \"\": not asked"},
+    {"rspamd_weight", ParamType::kDecimal, "1", 0, 100, "multiplies rspamd's score"},
+    {"rspamd_timeout_ms", ParamType::kInteger, "5000", 10, 120000,
+     "time for rspamd's answer; a scorer too slow or unreachable is logged and skipped"},
+    {"spamd_address", ParamType::kString, "", 0, 0,
+     "SpamAssassin's spamd, \"127.0.0.1:783\" or \"unix:/path\"; \"\": not asked"},
+    {"spamd_weight", ParamType::kDecimal, "1", 0, 100, "multiplies spamd's score"},
+    {"spamd_timeout_ms", ParamType::kInteger, "5000", 10, 120000,
+     "time for spamd's answer; a scorer too slow or unreachable is logged and skipped"},
+    {"organisation_words", ParamType::kStringList, "", 0, 0,
+     "display-name words claiming the organisation (FROM_ORG_SPOOF); empty: the built-in list "
+     "and the labels of domains.internal"},
+    {"url_shorteners", ParamType::kStringList, "", 0, 0,
+     "link hosts that hide where a link goes (URL_SHORTENER); empty: the built-in list"},
+};
+
 constexpr Param kConditionParams[] = {
     {"direction", ParamType::kDirectionList, "", 0, 0,
      "inbound, outbound, internal and/or external"},
@@ -345,13 +392,22 @@ constexpr CheckSchema kCheckSchemas[] = {
     {"executable", CheckHost::kMilter, Action::kReject, kExecutableParams,
      "refuses executables by normalised name and by content, in archives, TNEF and attached "
      "messages too (550 5.7.1)"},
-    {"encrypted_archive", CheckHost::kMilter, Action::kReject, {},
+    {"encrypted_archive",
+     CheckHost::kMilter,
+     Action::kReject,
+     {},
      "refuses password-protected archives: encrypted members or an encrypted listing (550 "
      "5.7.1)"},
-    {"antivirus", CheckHost::kMilter, Action::kReject, {},
+    {"antivirus",
+     CheckHost::kMilter,
+     Action::kReject,
+     {},
      "scans every decoded part (bodies, attachments, TNEF files, attached messages) with "
      "libclamav; a virus is refused with its signature name (550 5.7.1); see antivirus.*"},
-    {"auto_forward_out", CheckHost::kMilter, Action::kReject, {},
+    {"auto_forward_out",
+     CheckHost::kMilter,
+     Action::kReject,
+     {},
      "refuses mail forwarded automatically from an internal mailbox to a target outside the "
      "state domains, judged on forwarding traces; on the egress listener also each recipient "
      "the MTA expanded (aliases, .forward) (550 5.7.1)"},
@@ -363,9 +419,20 @@ constexpr CheckSchema kCheckSchemas[] = {
      "\"Độ mật:\") in the subject, the bodies or the text of attached documents (text, "
      "HTML, RTF, PDF, OOXML, ODF), legacy TCVN3/VNI fonts included; quarantine by default, "
      "reject refuses 550 5.7.1"},
-    {"macro_document", CheckHost::kMilter, Action::kTag, {},
+    {"macro_document",
+     CheckHost::kMilter,
+     Action::kTag,
+     {},
      "reports OOXML/ODF documents carrying VBA or Basic macros, at any depth"},
-    {"digital_signature", CheckHost::kMilter, Action::kAccept, {},
+    {"spam", CheckHost::kMilter, Action::kReject, kSpamParams,
+     "scores every message: the admins' RE2 rules, built-in heuristics, the trained "
+     "classifier, DNS blocklists and optionally rspamd and spamd; tags from tag_score "
+     "(X-Spam-Flag, X-Spam-Score, X-Spam-Status), applies the rule's action from reject_score "
+     "(550 5.7.1 with the score)"},
+    {"digital_signature",
+     CheckHost::kMilter,
+     Action::kAccept,
+     {},
      "logs digitally signed content for statistics (S/MIME and CMS with signer names, "
      "OpenPGP, signed PDF, OOXML and ODF; encrypted S/MIME too); recognises, does not verify"},
     {"sender_blocklist", CheckHost::kPolicyd, Action::kReject, kSenderBlocklistParams,
@@ -374,7 +441,10 @@ constexpr CheckSchema kCheckSchemas[] = {
      "refuses suspended or terminated senders (550 5.7.1, saying why and whom to contact) "
      "and terminated recipients (550 5.1.1); suspended recipients per suspended_recipient; "
      "see accounts.*"},
-    {"mailbox_quota", CheckHost::kPolicyd, Action::kReject, {},
+    {"mailbox_quota",
+     CheckHost::kPolicyd,
+     Action::kReject,
+     {},
      "refuses a recipient whose usage plus the announced size (RCPT) or the real size "
      "(end of message, one recipient) exceeds the quota (552 5.2.2; tempfail: 452 4.2.2)"},
     {"rate_limit", CheckHost::kPolicyd, Action::kTempfail, kRateLimitParams,
@@ -414,6 +484,8 @@ std::string TypeWord(ParamType type) {
       return "true or false";
     case ParamType::kInteger:
       return "an integer";
+    case ParamType::kDecimal:
+      return "a number such as 2.5";
     case ParamType::kSize:
       return "a size such as 15MiB";
     case ParamType::kDuration:
@@ -482,6 +554,18 @@ std::string ParseScalar(const Param& p, const std::string& text, ParamValue* out
       }
       if (used == 0 || used != text.size()) return "'" + text + "' is not an integer";
       return in_range(out->number, text);
+    }
+    case ParamType::kDecimal: {
+      // strtod would take "nan", "inf" and hex floats; a score is plain decimal notation.
+      if (text.empty() || text.find_first_not_of("+-0123456789.") != std::string::npos)
+        return "'" + text + "' is not a number";
+      char* end = nullptr;
+      out->decimal = std::strtod(text.c_str(), &end);
+      if (end != text.c_str() + text.size()) return "'" + text + "' is not a number";
+      if (out->decimal < static_cast<double>(p.min) || out->decimal > static_cast<double>(p.max))
+        return text + " is outside the allowed range " + std::to_string(p.min) + " .. " +
+               std::to_string(p.max);
+      return "";
     }
     case ParamType::kSize: {
       auto r = ParseSize(text);
@@ -552,8 +636,9 @@ std::string ListItemProblem(ParamType type, const std::string& item) {
       return DomainPatterns::EntryProblem(item);
     case ParamType::kDirectionList:
       return ParseDirection(item) ? ""
-                                  : "'" + item + "' is not one of inbound, outbound, internal, "
-                                                 "external";
+                                  : "'" + item +
+                                        "' is not one of inbound, outbound, internal, "
+                                        "external";
     default:
       return "";
   }

@@ -30,6 +30,7 @@ enum class ParamType {
   kString,
   kBool,
   kInteger,
+  kDecimal,      // 2.5, -1; bounds are integers
   kSize,         // "15MiB"
   kDuration,     // "90d"
   kAction,       // accept | tag | quarantine | tempfail | reject
@@ -39,8 +40,8 @@ enum class ParamType {
   kLogOutput,    // file | stdout | syslog
   kScannerMode,  // libclamav | clamd
   kStringList,
-  kAddressList,  // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
-  kNetworkList,  // a kStringList of NetworkList entries: "192.0.2.0/24", "2001:db8::/32"
+  kAddressList,    // a kStringList of AddressList entries: "user@domain", "@domain", "@.domain"
+  kNetworkList,    // a kStringList of NetworkList entries: "192.0.2.0/24", "2001:db8::/32"
   kDirectionList,  // a kStringList of inbound, outbound, internal, external
   kDomainList,     // a kStringList of DomainPatterns entries: "gov.vn", "*.gov.vn", "gmx.*"
 };
@@ -59,6 +60,7 @@ struct Param {
 struct ParamValue {
   std::string text;                 // kString, kSocket, kLogOutput, and the raw spelling
   int64_t number = 0;               // kInteger, kSize, kDuration (seconds), kFileMode
+  double decimal = 0;               // kDecimal
   bool flag = false;                // kBool
   Action action = Action::kAccept;  // kAction, kFailureMode
   std::vector<std::string> list;    // the list types
@@ -105,7 +107,7 @@ struct RuleSpec {
   std::string check;
   CheckHost host = CheckHost::kMilter;
   Action action = Action::kReject;
-  std::string reply;  // optional text replacing the default reply text
+  std::string reply;     // optional text replacing the default reply text
   RuleCondition when;    // the rule applies only when this matches
   RuleCondition except;  // ... and this does not
   std::map<std::string, ParamValue, std::less<>> params;

@@ -42,6 +42,10 @@ struct ContentLimits {
   // Keep the message's own text and HTML bodies too (up to mime.max_kept_*), for checks
   // that need every part whole (virus scanning).
   bool keep_text_bodies = false;
+  // Keep the message as received (header lines and the undecoded body, CRLF as LF), its
+  // first keep_raw_bytes bytes, for checks that match the raw form (spam raw rules); 0:
+  // not kept.
+  size_t keep_raw_bytes = 0;
 };
 
 // One file-like piece of the message.

@@ -24,41 +24,6 @@ std::string Hostname() {
   return buf;
 }
 
-ContentLimits ContentLimitsOf(const Config& c) {
-  auto n = [&](std::string_view name) { return static_cast<uint64_t>(c.value(name).number); };
-  ContentLimits l;
-  l.mime.max_depth = n("mime.max_depth");
-  l.mime.max_parts = n("mime.max_parts");
-  l.mime.max_header_line_bytes = n("mime.max_header_line_bytes");
-  l.mime.max_header_bytes = n("mime.max_header_bytes");
-  l.mime.max_headers = n("mime.max_headers");
-  l.mime.max_boundary_length = n("mime.max_boundary_length");
-  l.mime.max_kept_part_bytes = n("mime.max_kept_part_bytes");
-  l.mime.max_kept_total_bytes = n("mime.max_kept_total_bytes");
-  l.archive.max_depth = static_cast<int>(n("archive.max_depth"));
-  l.archive.max_members = n("archive.max_members");
-  l.archive.max_total_expanded = n("archive.max_total_expanded");
-  l.archive.max_ratio = n("archive.max_ratio");
-  l.archive.min_expanded_for_ratio = n("archive.min_expanded_for_ratio");
-  l.archive.max_member_bytes_read = n("archive.max_member_bytes_read");
-  // A virus can hide in the text body too (EICAR in a plain message), and so can a
-  // classification marking: keep the bodies whole when a rule reads them.
-  for (const RuleSpec* rule : c.RulesFor(CheckHost::kMilter)) {
-    if (rule->check == "antivirus" || rule->check == "classified_document") {
-      l.keep_text_bodies = true;
-    }
-    // Documents inside archives are kept by the archive walk for their text to be read.
-    if (rule->check == "classified_document") {
-      l.archive.max_kept_documents =
-          std::max(l.archive.max_kept_documents,
-                   static_cast<uint64_t>(rule->param("max_archived_documents").number));
-    }
-  }
-  l.tnef.max_files = n("tnef.max_files");
-  l.tnef.max_total_bytes = n("tnef.max_total_bytes");
-  return l;
-}
-
 // A finding made by the engine itself (not by a rule's check).
 Finding EngineFinding(std::string rule_id, std::string check, Action action, std::string reason,
                       nlohmann::json evidence) {
@@ -116,6 +81,47 @@ nlohmann::json AttachmentRecords(const MessageContent& content) {
 }
 
 }  // namespace
+
+ContentLimits ContentLimitsOf(const Config& c) {
+  auto n = [&](std::string_view name) { return static_cast<uint64_t>(c.value(name).number); };
+  ContentLimits l;
+  l.mime.max_depth = n("mime.max_depth");
+  l.mime.max_parts = n("mime.max_parts");
+  l.mime.max_header_line_bytes = n("mime.max_header_line_bytes");
+  l.mime.max_header_bytes = n("mime.max_header_bytes");
+  l.mime.max_headers = n("mime.max_headers");
+  l.mime.max_boundary_length = n("mime.max_boundary_length");
+  l.mime.max_kept_part_bytes = n("mime.max_kept_part_bytes");
+  l.mime.max_kept_total_bytes = n("mime.max_kept_total_bytes");
+  l.archive.max_depth = static_cast<int>(n("archive.max_depth"));
+  l.archive.max_members = n("archive.max_members");
+  l.archive.max_total_expanded = n("archive.max_total_expanded");
+  l.archive.max_ratio = n("archive.max_ratio");
+  l.archive.min_expanded_for_ratio = n("archive.min_expanded_for_ratio");
+  l.archive.max_member_bytes_read = n("archive.max_member_bytes_read");
+  // A virus can hide in the text body too (EICAR in a plain message), and so can a
+  // classification marking: keep the bodies whole when a rule reads them.
+  for (const RuleSpec* rule : c.RulesFor(CheckHost::kMilter)) {
+    if (rule->check == "antivirus" || rule->check == "classified_document" ||
+        rule->check == "spam") {
+      l.keep_text_bodies = true;
+    }
+    // The spam check's raw rules read the message as received.
+    if (rule->check == "spam") {
+      l.keep_raw_bytes =
+          std::max(l.keep_raw_bytes, static_cast<size_t>(rule->param("max_raw").number));
+    }
+    // Documents inside archives are kept by the archive walk for their text to be read.
+    if (rule->check == "classified_document") {
+      l.archive.max_kept_documents =
+          std::max(l.archive.max_kept_documents,
+                   static_cast<uint64_t>(rule->param("max_archived_documents").number));
+    }
+  }
+  l.tnef.max_files = n("tnef.max_files");
+  l.tnef.max_total_bytes = n("tnef.max_total_bytes");
+  return l;
+}
 
 Engine::Engine(std::shared_ptr<const Config> config, Locality locality)
     : config_(std::move(config)),
@@ -319,6 +325,26 @@ Verdict Engine::AtEndOfMessage(Message& message) const {
       std::string value = std::string(ActionName(v.action)) + " (" + kHost + ")";
       if (!rules.empty()) value += " rules=" + rules;
       v.add_headers.push_back({config_->milter.verdict_header, value});
+    }
+    // What the findings ask to mark the message with (a spam score, a subject tag).
+    std::string prefix;
+    for (const Finding& f : v.findings) {
+      for (const HeaderField& h : f.add_headers) v.add_headers.push_back(h);
+      if (!f.subject_prefix.empty() && prefix.find(f.subject_prefix) == std::string::npos)
+        prefix += f.subject_prefix + " ";
+    }
+    if (!prefix.empty()) {
+      const HeaderField* subject = message.FindHeader("Subject");
+      if (subject == nullptr) {
+        prefix.pop_back();
+        v.add_headers.push_back({"Subject", prefix});
+      } else {
+        // A value may come with its leading space; a folded value keeps its folds.
+        std::string_view old = subject->value;
+        while (!old.empty() && (old.front() == ' ' || old.front() == '\t')) old.remove_prefix(1);
+        if (old.compare(0, prefix.size(), prefix) != 0)
+          v.change_headers.push_back({"Subject", prefix + std::string(old)});
+      }
     }
   }
   return v;

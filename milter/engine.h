@@ -28,6 +28,8 @@ struct Verdict {
   const Finding* deciding = nullptr;  // into findings; null when accepted without findings
   std::vector<Finding> findings;      // every finding, the deciding one included
   std::vector<HeaderField> add_headers;
+  // Fields whose first occurrence is replaced (the Subject, with a finding's prefix).
+  std::vector<HeaderField> change_headers;
 
   Verdict() = default;
   Verdict(const Verdict&) = delete;  // `deciding` points into `findings`
@@ -42,6 +44,10 @@ struct Verdict {
 // Where in the dialogue a decision was taken.
 enum class Stage { kMailFrom, kRecipient, kEndOfMessage };
 std::string_view StageName(Stage stage);
+
+// The content limits (mime.*, archive.*, tnef.*) of `config`, and what its rules need kept
+// (text bodies, the raw message): how a message is read for this configuration.
+ContentLimits ContentLimitsOf(const Config& config);
 
 class Engine {
  public:
@@ -92,9 +98,9 @@ class Engine {
     RuleScope scope;
   };
   // Builds an engine running `checks`; kInvalidArgument when a scope cannot be built.
-  static Result<std::shared_ptr<const Engine>> Assemble(
-      std::shared_ptr<const Config> config, std::vector<std::unique_ptr<Check>> checks,
-      std::vector<const RuleSpec*> rules);
+  static Result<std::shared_ptr<const Engine>> Assemble(std::shared_ptr<const Config> config,
+                                                        std::vector<std::unique_ptr<Check>> checks,
+                                                        std::vector<const RuleSpec*> rules);
 
   std::shared_ptr<const Config> config_;
   Locality locality_;

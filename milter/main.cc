@@ -6,14 +6,18 @@
 //   mailwarden-milter [--config FILE] --test MSG.eml [--from A] [--rcpt B]... [--client-ip IP]
 //                     [--auth USER] [--size N]             offline verdict; exit 0 accept,
 //                                                          1 reject, 2 tempfail, 3 quarantine
+//   mailwarden-milter [--config FILE] train [--db PATH] --spam PATH... --ham PATH...
+//                     [--forget PATH]...                   teach the spam classifier
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,8 +33,9 @@
 #include "common/socket_spec.h"
 #include "milter/eml_reader.h"
 #include "milter/engine.h"
-#include "milter/scan/virus_scanner.h"
 #include "milter/milter_glue.h"
+#include "milter/scan/virus_scanner.h"
+#include "milter/spam/train.h"
 
 namespace mailwarden {
 namespace {
@@ -57,6 +62,8 @@ void Usage(std::ostream& out) {
          "       mailwarden-milter --print-defaults\n"
          "       mailwarden-milter [--config FILE] --test MSG.eml [--from ADDR] [--rcpt ADDR]...\n"
          "                         [--client-ip IP] [--auth USER] [--size BYTES]\n"
+         "       mailwarden-milter [--config FILE] train [--db PATH] --spam PATH... --ham PATH...\n"
+         "                         [--forget PATH]...\n"
          "  --test exits 0 accept, 1 reject, 2 tempfail, 3 quarantine (4: could not run)\n"
          "  default config: "
       << kDefaultConfig << "\n";
@@ -124,9 +131,11 @@ int RunTest(const Options& o, std::shared_ptr<const Config> config) {
   out << "\n";
   for (const HeaderField& h : v.add_headers)
     out << "add header: " << h.name << ": " << h.value << "\n";
+  for (const HeaderField& h : v.change_headers)
+    out << "change header: " << h.name << ":" << h.value << "\n";
   // Names in the record are the sender's bytes: invalid UTF-8 is replaced, as in the log.
-  out << e.DecisionRecord(message, v, stage).dump(-1, ' ', false,
-                                                  nlohmann::json::error_handler_t::replace)
+  out << e.DecisionRecord(message, v, stage)
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
       << "\n";
   WriteToProtectedStdout(out.str());
   switch (v.action) {
@@ -196,7 +205,8 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   listen.timeout_seconds = static_cast<int>(config->milter.connection_timeout);
   listen.max_connections = static_cast<int>(config->milter.max_connections);
   std::optional<SocketSpec> egress;
-  if (!config->milter.egress_socket.empty()) egress = *ParseSocketSpec(config->milter.egress_socket);
+  if (!config->milter.egress_socket.empty())
+    egress = *ParseSocketSpec(config->milter.egress_socket);
   if (Status s = MilterOpen(spec, egress ? &*egress : nullptr, listen, services); !s.ok()) {
     LogFatal(s.message());
     return 1;
@@ -265,6 +275,58 @@ int RunDaemon(const Options& o, std::shared_ptr<const Config> config) {
   _exit(0);
 }
 
+// `train`: the classifier's store is the --db given, else the bayes_db of the config's spam
+// rule; messages are read with that config's content limits, as the milter reads them.
+int RunTrainCommand(std::string config_path, std::span<char* const> args) {
+  auto parsed = spam::ParseTrainArgs(args);
+  if (!parsed.ok()) {
+    std::cerr << "mailwarden-milter train: " << parsed.status().message() << "\n";
+    spam::TrainUsage(std::cerr);
+    return 2;
+  }
+  spam::TrainOptions options = std::move(*parsed);
+  if (options.help) {
+    spam::TrainUsage(std::cout);
+    return 0;
+  }
+  if (!options.config_path.empty()) config_path = options.config_path;
+  // Without --db the config names the store; with it, a config that is not there is no
+  // error (the defaults read messages the same way).
+  const bool config_given = !config_path.empty();
+  if (config_path.empty()) config_path = kDefaultConfig;
+  auto config = LoadConfig(config_path);
+  if (config.ok()) {
+    for (const RuleSpec* rule : (*config)->RulesFor(CheckHost::kMilter)) {
+      if (rule->check != "spam") continue;
+      if (options.db_path.empty()) {
+        std::string db = rule->param("bayes_db").text;
+        if (!db.empty() && db.front() != '/')
+          db = (std::filesystem::path(rule->where.file).parent_path() / db).string();
+        options.db_path = db;
+      }
+      options.view.max_text_bytes = static_cast<size_t>(rule->param("max_text").number);
+      options.view.max_raw_bytes = static_cast<size_t>(rule->param("max_raw").number);
+      break;
+    }
+    // The milter's content limits, without building the engine (no signatures to load).
+    ContentLimits limits = ContentLimitsOf(**config);
+    limits.keep_text_bodies = true;
+    limits.keep_raw_bytes = std::max(limits.keep_raw_bytes, options.view.max_raw_bytes);
+    options.new_message = [limits] { return std::make_unique<Message>(Envelope{}, limits); };
+  } else if (config_given || options.db_path.empty()) {
+    std::cerr << config.status().message() << "\n";
+    if (options.db_path.empty())
+      std::cerr << "mailwarden-milter train: no store: give --db, or a config with a spam rule\n";
+    return 2;
+  }
+  if (options.db_path.empty()) {
+    std::cerr << "mailwarden-milter train: " << config_path
+              << " has no spam rule naming a bayes_db; give --db\n";
+    return 2;
+  }
+  return spam::RunTrain(options, std::cout, std::cerr);
+}
+
 }  // namespace
 }  // namespace mailwarden
 
@@ -272,6 +334,16 @@ int main(int argc, char** argv) {
   using namespace mailwarden;
   SetProgramName("mailwarden-milter");
   TuneAllocatorForContent();
+  // `train` is a command of its own, after an optional --config.
+  for (int i = 1; i < argc && i <= 3; ++i) {
+    if (std::strcmp(argv[i], "train") != 0) continue;
+    std::string config;
+    if (i == 3 && (std::strcmp(argv[1], "--config") == 0 || std::strcmp(argv[1], "-c") == 0))
+      config = argv[2];
+    else if (i != 1)
+      break;
+    return RunTrainCommand(config, std::span<char* const>(argv + i + 1, argc - i - 1));
+  }
   Options o;
   if (!ParseArgs(argc, argv, &o)) return 2;
   if (o.print_defaults) {

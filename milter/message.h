@@ -32,8 +32,8 @@ struct Envelope {
   // Per recipient, the address its ESMTP ORCPT parameter names (RFC 3461), "" when none:
   // the recipient before the sending MTA expanded aliases and forwards.
   std::vector<std::string> original_recipients;
-  std::string queue_id;                    // known at end of message with Postfix
-  bool smtp = true;  // false for mail submitted locally (Postfix non_smtpd_milters)
+  std::string queue_id;  // known at end of message with Postfix
+  bool smtp = true;      // false for mail submitted locally (Postfix non_smtpd_milters)
   // Mail leaving the queue through the egress listener (milter.egress_socket): recipients
   // are expanded, and only the rules that judge forwarding run.
   bool egress = false;
@@ -47,7 +47,9 @@ struct HeaderField {
 class Message {
  public:
   explicit Message(Envelope envelope, ContentLimits limits = {})
-      : envelope_(std::move(envelope)), reader_(std::make_unique<ContentReader>(limits)) {}
+      : envelope_(std::move(envelope)),
+        keep_raw_bytes_(limits.keep_raw_bytes),
+        reader_(std::make_unique<ContentReader>(limits)) {}
 
   const Envelope& envelope() const { return envelope_; }
   Envelope& mutable_envelope() { return envelope_; }
@@ -69,12 +71,24 @@ class Message {
   // body. Postfix hands milters the body with CRLF line ends, so this matches what an MTA
   // counts against message_size_limit.
   uint64_t size() const { return header_bytes_ + 2 + body_bytes_; }
+  // The message as received, "Name: value\n" lines, an empty line, then the body with
+  // CRLF as LF: its first ContentLimits::keep_raw_bytes bytes ("" when not asked for).
+  // raw_truncated() says whether more was received.
+  const std::string& raw() const { return raw_; }
+  bool raw_truncated() const { return raw_truncated_; }
 
  private:
   Envelope envelope_;
   std::vector<HeaderField> headers_;
   uint64_t header_bytes_ = 0;
   uint64_t body_bytes_ = 0;
+  size_t keep_raw_bytes_ = 0;
+  std::string raw_;
+  bool raw_truncated_ = false;
+  bool raw_body_started_ = false;
+  bool raw_pending_cr_ = false;  // a body chunk ended in CR
+  // Appends to raw_ within keep_raw_bytes_.
+  void KeepRaw(std::string_view bytes);
   std::unique_ptr<ContentReader> reader_;  // null once finished
   MessageContent content_;
 };

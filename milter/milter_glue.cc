@@ -41,8 +41,9 @@ Verdict FailureVerdict(Action mode) {
   v.action = mode;
   v.smtp_code = mode == Action::kReject ? 550 : 451;
   v.enhanced_code = mode == Action::kReject ? "5.3.0" : "4.3.0";
-  v.text = mode == Action::kReject ? "message could not be checked"
-                                   : "temporary failure while checking the message, try again later";
+  v.text = mode == Action::kReject
+               ? "message could not be checked"
+               : "temporary failure while checking the message, try again later";
   return v;
 }
 
@@ -160,6 +161,8 @@ class FilterConnection : public MilterHandler {
       } else {
         reply = MilterReply::Accept();
         for (const HeaderField& h : v.add_headers) reply.add_headers.emplace_back(h.name, h.value);
+        for (const HeaderField& h : v.change_headers)
+          reply.change_headers.emplace_back(h.name, h.value);
         if (v.action == Action::kQuarantine) reply.quarantine_reason = v.text;
       }
       // The message was logged when it came in; the egress listener logs what it refuses
@@ -300,8 +303,7 @@ MilterCapabilities FilterCapabilities(bool egress) {
 namespace {
 
 Result<std::unique_ptr<MilterServer>> OpenServer(const SocketSpec& spec,
-                                                 const MilterListenOptions& options,
-                                                 bool egress) {
+                                                 const MilterListenOptions& options, bool egress) {
   if (Status s = ClaimUnixSocketPath(spec); !s.ok()) return s;
   auto listener = OpenListener(spec, SOMAXCONN);
   if (!listener.ok()) return listener.status();

@@ -12,6 +12,8 @@ packages=(
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # text of PDF documents (poppler)
   libpoppler-cpp-dev
+  # the spam check: RE2 for the admins' rules, c-ares for DNS blocklists
+  libre2-dev libc-ares-dev
   # the policy daemon's cluster stores: PostgreSQL (libpq) and Redis (hiredis)
   libpq-dev libhiredis-dev
   # tests
@@ -33,6 +35,9 @@ packages=(
   python3-reportlab fonts-dejavu-core
   # virus signatures made at test time (sigtool), and a real clamd for the clamd mode
   clamav clamav-daemon
+  # the spam tests: a real DNS server for the blocklists (dnsmasq), real spamd and rspamd
+  # for the external scorers and for the SpamAssassin baseline (bench/run-spam-eval.sh)
+  dnsmasq-base spamassassin spamc spamd rspamd
   # sanitizers, fuzzing, and checking the systemd units
   clang libclang-rt-14-dev systemd procps iproute2
 )
@@ -69,7 +74,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian's dovecot-core postinst enables and starts a system Dovecot (imap/pop3 on all
 # interfaces) where the init system lets it.  The tests never use it: stop and disable it,
 # but only when this run installed it (a host's own Dovecot is left alone).
-# The same holds for PostgreSQL's "main" cluster and Redis.
+# The same holds for PostgreSQL's "main" cluster, Redis, spamd and rspamd.
 stop_system_service() {
   local unit=$1
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
@@ -86,5 +91,7 @@ for p in "${missing[@]}"; do
     dovecot-core) stop_system_service dovecot ;;
     postgresql) stop_system_service postgresql ;;
     redis-server) stop_system_service redis-server ;;
+    spamd) stop_system_service spamd ;;
+    rspamd) stop_system_service rspamd ;;
   esac
 done

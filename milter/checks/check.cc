@@ -9,6 +9,7 @@
 #include "milter/checks/executable.h"
 #include "milter/checks/macro_document.h"
 #include "milter/checks/message_size.h"
+#include "milter/checks/spam.h"
 
 namespace mailwarden {
 
@@ -45,6 +46,7 @@ Result<std::unique_ptr<Check>> MakeCheck(const RuleSpec& rule, const Config& con
   if (rule.check == "macro_document") {
     return std::unique_ptr<Check>(std::make_unique<MacroDocumentCheck>(rule));
   }
+  if (rule.check == "spam") return SpamCheck::Create(rule, config);
   if (rule.check == "digital_signature") {
     return std::unique_ptr<Check>(std::make_unique<DigitalSignatureCheck>(rule));
   }

@@ -33,6 +33,10 @@ struct Finding {
   // A finding the security team must see at once (a classified document): the decision
   // record is an alert of high severity when such a finding is not an accept.
   bool alert = false;
+  // For a message that is accepted, tagged or held: header fields to add (a spam score),
+  // and text to put before its Subject (a spam tag). Ignored when the message is refused.
+  std::vector<HeaderField> add_headers;
+  std::string subject_prefix;
 };
 
 class Check {

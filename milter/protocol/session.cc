@@ -201,16 +201,16 @@ void MilterSession::HandlePacket(char command, std::string_view data, std::strin
     case kCmdRcpt:
       SplitLenient(data, &args_);
       if (args_.empty()) args_.emplace_back();
-    {
-      MilterReply reply = handler().OnRcpt(macros_, args_);
-      if (unanswered_ & kProtoNrRcpt) {
-        if (reply.kind != MilterReply::Kind::kContinue)
-          LogError(name_ + ": a RCPT refusal cannot be sent, the step has no reply");
+      {
+        MilterReply reply = handler().OnRcpt(macros_, args_);
+        if (unanswered_ & kProtoNrRcpt) {
+          if (reply.kind != MilterReply::Kind::kContinue)
+            LogError(name_ + ": a RCPT refusal cannot be sent, the step has no reply");
+          return;
+        }
+        SendReply(reply, false, out);
         return;
       }
-      SendReply(reply, false, out);
-      return;
-    }
     case kCmdHeader:
       SplitLenient(data, &args_);
       handler().OnHeader(macros_, At(args_, 0), At(args_, 1));
@@ -322,6 +322,17 @@ void MilterSession::SendReply(const MilterReply& reply, bool end_of_message, std
         AppendCString(&data, value);
         AppendPacket(out, kRepAddHeader, data);
       }
+      for (const auto& [name, value] : reply.change_headers) {
+        if ((actions_ & kActChangeHeaders) == 0) {
+          LogWarn(name_ + ": the MTA did not agree to header changes; " + name + " not changed");
+          continue;
+        }
+        std::string data;
+        AppendUint32(&data, 1);
+        AppendCString(&data, name);
+        AppendCString(&data, value);
+        AppendPacket(out, kRepChgHeader, data);
+      }
       if (!reply.quarantine_reason.empty()) {
         std::string data;
         AppendCString(&data, reply.quarantine_reason);
@@ -347,7 +358,8 @@ void MilterSession::SendReply(const MilterReply& reply, bool end_of_message, std
         return;
       }
       if (!smtp_reply.empty())
-        LogWarn(name_ + ": reply \"" + smtp_reply + "\" is not one an MTA accepts; sent without it");
+        LogWarn(name_ + ": reply \"" + smtp_reply +
+                "\" is not one an MTA accepts; sent without it");
       AppendPacket(out, kind == Kind::kReject ? kRepReject : kRepTempfail, {});
       return;
     }

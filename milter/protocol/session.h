@@ -83,10 +83,12 @@ struct MilterReply {
   // End of message only, before the final reply: headers to add, and a non-empty reason
   // puts the message on hold (quarantine).
   std::vector<std::pair<std::string, std::string>> add_headers;
+  // Fields whose first occurrence gets a new value (SMFIR_CHGHEADER, index 1).
+  std::vector<std::pair<std::string, std::string>> change_headers;
   std::string quarantine_reason;
 
   static MilterReply Continue() { return MilterReply{}; }
-  static MilterReply Accept() { return MilterReply{Kind::kAccept, {}, {}, {}}; }
+  static MilterReply Accept() { return MilterReply{Kind::kAccept, {}, {}, {}, {}}; }
   // kReject when `smtp_reply` starts with '5', else kTempfail.
   static MilterReply Refuse(std::string smtp_reply);
 };
@@ -159,8 +161,8 @@ class MilterSession {
   std::unique_ptr<MilterHandler> handler_;
   MilterMacros macros_;
   uint32_t mta_version_ = 0;
-  uint32_t actions_ = 0;      // agreed
-  uint32_t unanswered_ = 0;   // agreed kProtoNr* steps
+  uint32_t actions_ = 0;     // agreed
+  uint32_t unanswered_ = 0;  // agreed kProtoNr* steps
   bool negotiated_ = false;
   bool in_message_ = false;
   bool closed_ = false;

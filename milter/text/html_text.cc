@@ -9,6 +9,9 @@
 // times. A tag longer than kMaxHtmlTagBytes is damaged (skipped to its end); entity names
 // are read for at most kMaxEntityName characters and numeric references for their first
 // digits only; output at most limits.max_text_bytes ("max_text": reading stops there).
+// With HtmlStats: at most kMaxHtmlOpenElements open elements are followed (an end tag finds
+// its element through a count per name, so stray end tags cost nothing), at most
+// max_anchors links are kept, each href and link text cut to its bound.
 //
 // Failure: none. Input the document ends inside (a tag, a comment, a never closed script)
 // gives `damaged` and the text before it. Invalid UTF-8 becomes U+FFFD (NFC at the end).
@@ -16,8 +19,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "milter/mime/vietnamese_text.h"
 
@@ -221,6 +227,322 @@ std::string TagName(std::string_view in, size_t i, size_t* end) {
   return name;
 }
 
+// Calls `f(name, value)` for each attribute in the tag text `tag` (after the tag name, up
+// to its '>'), names as written, values without their quotes ("" when given without a
+// value), until `f` returns true.
+template <typename F>
+void ForEachAttribute(std::string_view tag, F f) {
+  size_t i = 0;
+  while (i < tag.size()) {
+    while (i < tag.size() && (IsHtmlSpace(static_cast<unsigned char>(tag[i])) || tag[i] == '/')) {
+      ++i;
+    }
+    size_t name_start = i;
+    while (i < tag.size() && !IsHtmlSpace(static_cast<unsigned char>(tag[i])) && tag[i] != '=' &&
+           tag[i] != '/') {
+      ++i;
+    }
+    std::string_view attr = tag.substr(name_start, i - name_start);
+    while (i < tag.size() && IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
+    std::string_view value;
+    if (i < tag.size() && tag[i] == '=') {
+      ++i;
+      while (i < tag.size() && IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
+      if (i < tag.size() && (tag[i] == '"' || tag[i] == '\'')) {
+        char quote = tag[i++];
+        size_t end = tag.find(quote, i);
+        if (end == std::string_view::npos) end = tag.size();
+        value = tag.substr(i, end - i);
+        i = end + 1;
+      } else {
+        size_t start = i;
+        while (i < tag.size() && !IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
+        value = tag.substr(start, i - start);
+      }
+    }
+    if (attr.empty() && i == name_start) ++i;  // no progress: a stray character
+    if (!attr.empty() && f(attr, value)) return;
+  }
+}
+
+// The value of attribute `name` (lower-case) in the tag text `tag`; nothing when absent,
+// "" when given without a value.
+std::optional<std::string_view> FindAttribute(std::string_view tag, std::string_view name) {
+  std::optional<std::string_view> found;
+  ForEachAttribute(tag, [&](std::string_view attr, std::string_view value) {
+    if (!EqualsNoCase(attr, name)) return false;
+    found = value;
+    return true;
+  });
+  return found;
+}
+
+// The value of attribute `name`, "" when absent.
+std::string_view AttributeValue(std::string_view tag, std::string_view name) {
+  return FindAttribute(tag, name).value_or(std::string_view());
+}
+
+// Elements that have no content and no end tag.
+bool IsVoid(std::string_view tag) {
+  static constexpr std::string_view kVoid[] = {
+      "area",   "base", "br",   "col",   "embed",  "hr",    "img", "input",
+      "keygen", "link", "meta", "param", "source", "track", "wbr",
+  };
+  return std::find(std::begin(kVoid), std::end(kVoid), tag) != std::end(kVoid);
+}
+
+// Elements that an unclosed element of the same name before them ends.
+bool ClosesItsKind(std::string_view tag) {
+  return tag == "p" || tag == "li" || tag == "dt" || tag == "dd" || tag == "tr" || tag == "td" ||
+         tag == "th" || tag == "option";
+}
+
+// Elements whose content the reducer reads on its own, end tag included.
+bool IsReadWhole(std::string_view tag) {
+  return IsSkippedContent(tag) || tag == "title" || tag == "textarea" || tag == "xmp" ||
+         tag == "plaintext";
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && IsHtmlSpace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && IsHtmlSpace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// A CSS or attribute colour that is white: white, #fff, #ffffff, rgb(255,255,255).
+// `v` is lower case.
+bool IsWhite(std::string_view v) {
+  if (v == "white" || v == "#fff" || v == "#ffffff") return true;
+  std::string compact;
+  for (char c : v.substr(0, 40)) {
+    if (!IsHtmlSpace(static_cast<unsigned char>(c))) compact.push_back(c);
+  }
+  return compact == "rgb(255,255,255)" || compact == "rgba(255,255,255,1)";
+}
+
+bool IsNoBackground(std::string_view v) {
+  return v.empty() || v == "none" || v == "transparent" || v == "inherit" || v == "initial" ||
+         v == "unset";
+}
+
+// A CSS length or number; `*unit` receives what follows the number. False when `v` does
+// not start with one.
+bool ParseCssNumber(std::string_view v, double* value, std::string_view* unit) {
+  size_t i = 0;
+  double n = 0, scale = 0;
+  bool digits = false;
+  for (; i < v.size(); ++i) {
+    char c = v[i];
+    if (IsAsciiDigit(static_cast<unsigned char>(c))) {
+      digits = true;
+      if (scale == 0) {
+        n = n * 10 + (c - '0');
+      } else {
+        n += (c - '0') * scale;
+        scale /= 10;
+      }
+    } else if (c == '.' && scale == 0) {
+      scale = 0.1;
+    } else {
+      break;
+    }
+  }
+  if (!digits) return false;
+  *value = n;
+  *unit = TrimSpaces(v.substr(i));
+  return true;
+}
+
+// What one element's attributes say about how its text shows.
+struct Presentation {
+  bool hidden = false;      // not shown at all
+  bool colored = false;     // sets the text colour
+  bool white = false;       // ... to white
+  bool background = false;  // sets a background other than white
+};
+
+Presentation PresentationOf(std::string_view attrs) {
+  Presentation p;
+  std::string_view color, bgcolor, style;
+  bool any = false;
+  ForEachAttribute(attrs, [&](std::string_view attr, std::string_view value) {
+    if (EqualsNoCase(attr, "style")) {
+      style = value;
+    } else if (EqualsNoCase(attr, "color")) {
+      color = value;
+    } else if (EqualsNoCase(attr, "bgcolor")) {
+      bgcolor = value;
+    } else if (EqualsNoCase(attr, "background")) {
+      if (!TrimSpaces(value).empty()) p.background = true;
+    } else if (EqualsNoCase(attr, "hidden")) {
+      p.hidden = true;
+    } else {
+      return false;
+    }
+    any = true;
+    return false;
+  });
+  if (!any) return p;
+  std::string value(TrimSpaces(color));
+  for (char& c : value) c = AsciiLower(c);
+  if (!value.empty()) {
+    p.colored = true;
+    p.white = IsWhite(value);
+  }
+  value.assign(TrimSpaces(bgcolor));
+  for (char& c : value) c = AsciiLower(c);
+  if (!IsNoBackground(value) && !IsWhite(value)) p.background = true;
+  std::string lower_style(style);
+  for (char& c : lower_style) c = AsciiLower(c);
+  std::string_view rest(lower_style);
+  while (!rest.empty()) {
+    size_t semi = rest.find(';');
+    std::string_view decl = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    size_t colon = decl.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view prop = TrimSpaces(decl.substr(0, colon));
+    std::string_view val = TrimSpaces(decl.substr(colon + 1));
+    if (size_t bang = val.find('!'); bang != std::string_view::npos) {
+      val = TrimSpaces(val.substr(0, bang));
+    }
+    double n = 0;
+    std::string_view unit;
+    if (prop == "display") {
+      if (val == "none") p.hidden = true;
+    } else if (prop == "visibility") {
+      if (val == "hidden" || val == "collapse") p.hidden = true;
+    } else if (prop == "opacity") {
+      if (ParseCssNumber(val, &n, &unit) && n == 0) p.hidden = true;
+    } else if (prop == "font-size") {
+      if (ParseCssNumber(val, &n, &unit) &&
+          (n == 0 || (n <= 1 && (unit == "px" || unit == "pt")))) {
+        p.hidden = true;
+      }
+    } else if (prop == "color") {
+      p.colored = true;
+      p.white = IsWhite(val);
+    } else if (prop == "background" || prop == "background-color") {
+      if (!IsNoBackground(val) && !IsWhite(val)) p.background = true;
+    } else if (prop == "background-image") {
+      if (!IsNoBackground(val)) p.background = true;
+    }
+  }
+  return p;
+}
+
+// Characters that take no room: zero-width spaces and joiners, the soft hyphen, the
+// combining grapheme joiner, the BOM.
+bool IsZeroWidth(char32_t c) {
+  return c == 0xAD || c == 0x34F || c == 0x180E || (c >= 0x200B && c <= 0x200F) ||
+         (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF;
+}
+
+// Bytes of `utf8` that are neither spaces nor zero-width characters.
+uint64_t InkBytes(std::string_view utf8) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < utf8.size();) {
+    auto b = static_cast<unsigned char>(utf8[i]);
+    size_t len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    len = std::min(len, utf8.size() - i);
+    char32_t c = b;
+    if (len == 2) {
+      c = (b & 0x1F) << 6 | (utf8[i + 1] & 0x3F);
+    } else if (len == 3) {
+      c = (b & 0x0F) << 12 | (utf8[i + 1] & 0x3F) << 6 | (utf8[i + 2] & 0x3F);
+    } else if (len == 4) {
+      c = 0x10000;  // outside the zero-width ranges
+    }
+    if (!(len == 1 && IsHtmlSpace(b)) && !IsZeroWidth(c)) n += len;
+    i += len;
+  }
+  return n;
+}
+
+// An attribute value as a browser reads it: character references decoded. A legacy name
+// without ';' is taken only when no letter, digit or '=' follows it, as in attributes.
+std::string DecodeAttribute(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size();) {
+    if (v[i] != '&') {
+      size_t amp = v.find('&', i);
+      if (amp == std::string_view::npos) amp = v.size();
+      out.append(v.substr(i, amp - i));
+      i = amp;
+      continue;
+    }
+    size_t p = i + 1;
+    if (p < v.size() && v[p] == '#') {
+      ++p;
+      bool hex = p < v.size() && (v[p] == 'x' || v[p] == 'X');
+      if (hex) ++p;
+      size_t digits_at = p;
+      uint32_t value = 0;
+      while (p < v.size()) {
+        int d = hex ? HexValue(static_cast<unsigned char>(v[p]))
+                    : (IsAsciiDigit(static_cast<unsigned char>(v[p])) ? v[p] - '0' : -1);
+        if (d < 0) break;
+        if (value <= 0x10FFFF) value = value * (hex ? 16 : 10) + static_cast<uint32_t>(d);
+        ++p;
+      }
+      if (p == digits_at) {
+        out.push_back('&');
+        ++i;
+        continue;
+      }
+      if (p < v.size() && v[p] == ';') ++p;
+      char32_t c = value;
+      if (value == 0 || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
+        c = 0xFFFD;
+      } else if (value >= 0x80 && value <= 0x9F) {
+        c = mime::Windows1252Char(static_cast<unsigned char>(value));
+      }
+      mime::AppendUtf8(out, c);
+      i = p;
+      continue;
+    }
+    size_t name_end = p;
+    while (name_end < v.size() && name_end - p <= kMaxEntityName &&
+           IsAsciiAlnum(static_cast<unsigned char>(v[name_end]))) {
+      ++name_end;
+    }
+    std::string_view name = v.substr(p, name_end - p);
+    const Entity* e = nullptr;
+    if (name_end < v.size() && v[name_end] == ';') {
+      e = FindEntity(name);
+      if (e != nullptr) name_end += 1;
+    } else if (name_end == v.size() || v[name_end] != '=') {
+      e = FindEntity(name);
+      if (e != nullptr && !e->legacy) e = nullptr;
+    }
+    if (e == nullptr) {
+      out.push_back('&');
+      ++i;
+      continue;
+    }
+    mime::AppendUtf8(out, e->code_point);
+    i = name_end;
+  }
+  return out;
+}
+
+// An href as a browser takes it: tabs and line ends removed, spaces and controls trimmed,
+// at most kMaxHtmlHrefBytes.
+std::string CleanHref(std::string_view raw) {
+  std::string decoded = DecodeAttribute(raw);
+  std::string out;
+  out.reserve(decoded.size());
+  for (char c : decoded) {
+    if (c != '\t' && c != '\n' && c != '\r') out.push_back(c);
+  }
+  size_t b = 0, e = out.size();
+  while (b < e && static_cast<unsigned char>(out[b]) <= 0x20) ++b;
+  while (e > b && static_cast<unsigned char>(out[e - 1]) <= 0x20) --e;
+  std::string_view trimmed = std::string_view(out).substr(b, e - b);
+  return std::string(trimmed.substr(0, mime::Utf8Prefix(trimmed, kMaxHtmlHrefBytes)));
+}
+
 class HtmlReducer {
  public:
   HtmlReducer(std::string_view in, const TextLimits& limits, HtmlStats* stats)
@@ -232,8 +554,13 @@ class HtmlReducer {
   bool Markup();  // at '<': false when it is text
   void Comment();
   void BogusComment(size_t from);
-  void StartTag(const std::string& name);
+  void StartTag(const std::string& name, std::string_view attrs);
   void EndTag(const std::string& name);
+  void OpenScope(const std::string& name, std::string_view attrs);
+  void CloseScope(const std::string& name);
+  void OpenAnchor(std::string_view attrs);
+  void AnchorText(std::string_view utf8);
+  void CloseAnchor();
   void SkipToEndTag(std::string_view name, bool as_text, bool entities);
   void Entity(std::string_view in, size_t* i);
   void Text(std::string_view s, bool entities);
@@ -250,9 +577,37 @@ class HtmlReducer {
     if (stats_ != nullptr) stats_->markup_bytes += bytes;
   }
 
+  // An open element that changes how its text shows (Presentation), with the state inside
+  // it; `level` is its place in open_.
+  struct StyleScope {
+    size_t level = 0;
+    bool hidden = false;      // display:none and the like, here or above
+    bool white = false;       // the text colour in force is white
+    bool background = false;  // a non-white background is set here or above
+  };
+  bool Invisible() const {
+    if (scopes_.empty()) return false;
+    const StyleScope& s = scopes_.back();
+    return s.hidden || (s.white && !s.background);
+  }
+
   std::string_view in_;
   const TextLimits& limits_;
   HtmlStats* stats_;
+  // Open elements (only with stats_), innermost last, at most kMaxHtmlOpenElements; how
+  // many of each name are open; how many start tags of each name were not followed
+  // because open_ was full (their end tags are ignored in turn).
+  struct OpenElement {
+    std::string name;
+    uint32_t* count;  // its name's entry in open_count_ (stable: a node-based map)
+  };
+  std::vector<OpenElement> open_;
+  std::unordered_map<std::string, uint32_t> open_count_;
+  std::unordered_map<std::string, uint32_t> not_followed_;
+  std::vector<StyleScope> scopes_;  // innermost last
+  void PopTo(size_t level);
+  bool anchor_open_ = false;   // anchor text goes to stats_->anchors.back()
+  bool anchor_space_ = false;  // a space is due before the anchor's next text
   size_t pos_ = 0;
   int pre_depth_ = 0;
   bool pending_space_ = false;  // collapsed whitespace not yet written
@@ -278,6 +633,7 @@ ExtractedText HtmlReducer::Reduce() {
     pos_ = end;
   }
   LineBreak();
+  CloseAnchor();
   SetNfcText(text_, limits_, &out_);
   return std::move(out_);
 }
@@ -332,7 +688,7 @@ bool HtmlReducer::Markup() {
   if (end_tag) {
     EndTag(name);
   } else {
-    StartTag(name);
+    StartTag(name, in_.substr(name_end, tag_end - name_end));
   }
   return true;
 }
@@ -380,11 +736,13 @@ void HtmlReducer::BogusComment(size_t from) {
   pos_ = end;
 }
 
-void HtmlReducer::StartTag(const std::string& name) {
+void HtmlReducer::StartTag(const std::string& name, std::string_view attrs) {
   if (stats_ != nullptr) {
     ++stats_->elements;
     if (name == "a") ++stats_->links;
     if (name == "img") ++stats_->images;
+    if (!name.empty() && !IsVoid(name) && !IsReadWhole(name)) OpenScope(name, attrs);
+    if (name == "a") OpenAnchor(attrs);
   }
   if (IsSkippedContent(name)) {
     SkipToEndTag(name, false, false);
@@ -418,6 +776,89 @@ void HtmlReducer::StartTag(const std::string& name) {
 void HtmlReducer::EndTag(const std::string& name) {
   if (IsPreformatted(name) && pre_depth_ > 0) --pre_depth_;
   if (IsBlock(name)) LineBreak();
+  if (stats_ != nullptr) {
+    CloseScope(name);
+    if (name == "a") CloseAnchor();
+  }
+}
+
+void HtmlReducer::OpenScope(const std::string& name, std::string_view attrs) {
+  // A paragraph, list item or cell starting right after an unclosed one of its kind
+  // ends it, as in browsers: sloppy markup does not pile up open elements.
+  if (!open_.empty() && open_.back().name == name && ClosesItsKind(name)) {
+    PopTo(open_.size() - 1);
+  }
+  if (open_.size() >= kMaxHtmlOpenElements) {
+    ++not_followed_[name];
+    return;
+  }
+  uint32_t* count = &open_count_[name];
+  ++*count;
+  open_.push_back({name, count});
+  Presentation p = PresentationOf(attrs);
+  if (!p.hidden && !p.colored && !p.background) return;
+  StyleScope scope;
+  if (!scopes_.empty()) scope = scopes_.back();
+  scope.level = open_.size() - 1;
+  scope.hidden = scope.hidden || p.hidden;
+  scope.background = scope.background || p.background;
+  if (p.colored) scope.white = p.white;
+  scopes_.push_back(scope);
+}
+
+// An end tag closes the innermost open element of its name, and any still open inside
+// it; an end tag with no open element of its name changes nothing.
+void HtmlReducer::CloseScope(const std::string& name) {
+  if (auto it = not_followed_.empty() ? not_followed_.end() : not_followed_.find(name);
+      it != not_followed_.end() && it->second > 0) {
+    --it->second;
+    return;
+  }
+  auto count = open_count_.find(name);
+  if (count == open_count_.end() || count->second == 0) return;
+  size_t level = open_.size();
+  while (level > 0 && open_[level - 1].name != name) --level;
+  PopTo(level - 1);
+}
+
+// Closes the open elements from `level` in.
+void HtmlReducer::PopTo(size_t level) {
+  for (size_t i = level; i < open_.size(); ++i) --*open_[i].count;
+  open_.resize(level);
+  while (!scopes_.empty() && scopes_.back().level >= level) scopes_.pop_back();
+}
+
+void HtmlReducer::OpenAnchor(std::string_view attrs) {
+  CloseAnchor();  // an <a> inside an <a> ends the first, as in browsers
+  std::string href = CleanHref(AttributeValue(attrs, "href"));
+  if (href.empty()) return;
+  if (stats_->anchors.size() >= stats_->max_anchors) {
+    stats_->anchors_truncated = true;
+    return;
+  }
+  stats_->anchors.push_back({std::move(href), {}});
+  anchor_open_ = true;
+  anchor_space_ = false;
+}
+
+// Text shown inside an open link, kept up to kMaxHtmlAnchorTextBytes.
+void HtmlReducer::AnchorText(std::string_view utf8) {
+  std::string& text = stats_->anchors.back().text;
+  if (anchor_space_ && !text.empty() && text.back() != ' ' &&
+      text.size() < kMaxHtmlAnchorTextBytes) {
+    text.push_back(' ');
+  }
+  anchor_space_ = false;
+  if (text.size() == 0 && utf8 == " ") return;  // a leading hard space
+  size_t room = kMaxHtmlAnchorTextBytes - std::min(text.size(), kMaxHtmlAnchorTextBytes);
+  text.append(utf8.substr(0, mime::Utf8Prefix(utf8, room)));
+}
+
+void HtmlReducer::CloseAnchor() {
+  if (!anchor_open_) return;
+  anchor_open_ = false;
+  std::string& text = stats_->anchors.back().text;
+  while (!text.empty() && text.back() == ' ') text.pop_back();
 }
 
 // Reads from pos_ to the end tag of `name` (case-insensitive "</name" followed by space,
@@ -568,6 +1009,7 @@ void HtmlReducer::CodePoint(char32_t c) {
 }
 
 void HtmlReducer::Space(unsigned char c) {
+  if (anchor_open_) anchor_space_ = true;
   if (pre_depth_ == 0) {
     pending_space_ = true;
   } else if (c == '\n' || c == '\r') {
@@ -583,6 +1025,10 @@ void HtmlReducer::HardSpace() { Visible(" "); }
 
 void HtmlReducer::Visible(std::string_view utf8) {
   if (full_) return;
+  if (stats_ != nullptr) {
+    if (Invisible()) stats_->invisible_text_bytes += InkBytes(utf8);
+    if (anchor_open_) AnchorText(utf8);
+  }
   if (pending_space_ && !line_.empty()) line_.push_back(' ');
   pending_space_ = false;
   line_.append(utf8);
@@ -590,6 +1036,7 @@ void HtmlReducer::Visible(std::string_view utf8) {
 }
 
 void HtmlReducer::LineBreak() {
+  if (anchor_open_) anchor_space_ = true;
   pending_space_ = false;
   if (full_) return;
   std::string_view line(line_);
@@ -603,43 +1050,6 @@ void HtmlReducer::LineBreak() {
     }
   }
   line_.clear();
-}
-
-// The value of attribute `name` (lower-case) in the tag text `tag` (after the tag name,
-// up to its '>'); "" when absent.
-std::string_view AttributeValue(std::string_view tag, std::string_view name) {
-  size_t i = 0;
-  while (i < tag.size()) {
-    while (i < tag.size() && (IsHtmlSpace(static_cast<unsigned char>(tag[i])) || tag[i] == '/')) {
-      ++i;
-    }
-    size_t name_start = i;
-    while (i < tag.size() && !IsHtmlSpace(static_cast<unsigned char>(tag[i])) && tag[i] != '=' &&
-           tag[i] != '/') {
-      ++i;
-    }
-    std::string_view attr = tag.substr(name_start, i - name_start);
-    while (i < tag.size() && IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
-    std::string_view value;
-    if (i < tag.size() && tag[i] == '=') {
-      ++i;
-      while (i < tag.size() && IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
-      if (i < tag.size() && (tag[i] == '"' || tag[i] == '\'')) {
-        char quote = tag[i++];
-        size_t end = tag.find(quote, i);
-        if (end == std::string_view::npos) end = tag.size();
-        value = tag.substr(i, end - i);
-        i = end + 1;
-      } else {
-        size_t start = i;
-        while (i < tag.size() && !IsHtmlSpace(static_cast<unsigned char>(tag[i]))) ++i;
-        value = tag.substr(start, i - start);
-      }
-    }
-    if (attr.empty() && i == name_start) ++i;  // no progress: a stray character
-    if (EqualsNoCase(attr, name)) return value;
-  }
-  return {};
 }
 
 std::string LowerTrimmed(std::string_view s) {

@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "milter/text/extracted_text.h"
 
@@ -47,16 +48,46 @@ namespace mailwarden::text {
 
 inline constexpr size_t kMaxHtmlTagBytes = 64u << 10;
 
-// Counts gathered while reducing, for checks that judge the markup itself (a spam check's
-// text-to-markup ratio, image-only mail). Counted over the input actually read.
+inline constexpr size_t kMaxHtmlHrefBytes = 2048;
+inline constexpr size_t kMaxHtmlAnchorTextBytes = 256;
+inline constexpr size_t kMaxHtmlOpenElements = 512;
+
+// A link of the document: an <a> element with a non-empty href.
+struct HtmlAnchor {
+  // The href as a browser reads it: character references decoded, tabs and line ends
+  // removed, spaces trimmed; at most kMaxHtmlHrefBytes (cut at a character boundary).
+  std::string href;
+  // The element's visible text, whitespace collapsed, trimmed; at most
+  // kMaxHtmlAnchorTextBytes. "" for an image link.
+  std::string text;
+};
+
+// Counts and facts gathered while reducing, for checks that judge the markup itself (a spam
+// check's text-to-markup ratio, image-only mail, hidden text, deceptive links). Gathered
+// over the input actually read; the reduced text is the same with or without them.
 struct HtmlStats {
+  // Set by the caller: how many <a href> links to keep in `anchors` (0: none).
+  size_t max_anchors = 0;
+
   uint64_t elements = 0;      // start tags
   uint64_t links = 0;         // <a> start tags
   uint64_t images = 0;        // <img> start tags
   uint64_t markup_bytes = 0;  // bytes of tags, comments, declarations and skipped content
+  // Bytes of text styled not to be seen, spaces and zero-width characters aside (the
+  // padding of an e-mail's hidden preview line is not counted). Hidden: inside an element
+  // whose style says display:none, visibility:hidden, opacity:0 or a font size of 0 (or of
+  // at most 1px/1pt), that carries the `hidden` attribute, or whose text colour is white
+  // (style color, <font color>) while no enclosing element sets a background other than
+  // white. End tags close elements as in browsers for ordinary nesting (an end tag also
+  // closes what is still open inside its element; a stray one closes nothing); elements
+  // opened beyond kMaxHtmlOpenElements at once are not followed.
+  uint64_t invisible_text_bytes = 0;
+  std::vector<HtmlAnchor> anchors;  // in document order
+  bool anchors_truncated = false;   // more <a href> than max_anchors were met
 };
 
-// The text of `utf8_html` (see the file comment). `stats`, when given, receives the counts.
+// The text of `utf8_html` (see the file comment). `stats`, when given, receives the counts
+// and facts above.
 ExtractedText HtmlToText(std::string_view utf8_html, const TextLimits& limits,
                          HtmlStats* stats = nullptr);
 

@@ -197,28 +197,11 @@ class RedisServer:
             time.sleep(0.05)
 
     def pid(self) -> int | None:
-        if self.proc is not None and self.proc.poll() is None:
-            return self.proc.pid
-        try:
-            return int(self.pid_path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return mwservice.service_pid(self.proc, self.pid_path)
 
     def running(self) -> bool:
-        pid = self.pid()
-        if pid is None:
-            return False
-        if self.proc is not None and self.proc.pid == pid:
-            return self.proc.poll() is None
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        # Only a redis-server of ours (the pid file might be stale and the pid reused).
-        try:
-            return "redis-server" in Path(f"/proc/{pid}/cmdline").read_text()
-        except OSError:
-            return False
+        # Only a redis-server (the pid file might be stale and the pid reused).
+        return mwservice.service_running(self.proc, self.pid_path, "redis-server")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         """Stops the server (SIGTERM; SIGKILL for a crash) and waits until it is gone."""

@@ -13,7 +13,9 @@ A module defines what start, stop and kill do and hands them to `run_fixture_scr
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -53,6 +55,35 @@ def saved_port(root: Path) -> int | None:
         return int((root / "port").read_text())
     except (OSError, ValueError):
         return None
+
+
+def service_pid(proc: "subprocess.Popen | None", pid_path: Path) -> int | None:
+    """The pid of a server we started (proc, while it runs) or that a fixture script started
+    (the first word of its pid file)."""
+    if proc is not None and proc.poll() is None:
+        return proc.pid
+    try:
+        return int(pid_path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def service_running(proc: "subprocess.Popen | None", pid_path: Path, marker: str) -> bool:
+    """Whether that server runs; a pid from the file counts only when its command line holds
+    `marker` (the pid file might be stale and the pid reused)."""
+    pid = service_pid(proc, pid_path)
+    if pid is None:
+        return False
+    if proc is not None and proc.pid == pid:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False
 
 
 def run_fixture_script(prog: str, description: str, *,

@@ -256,5 +256,74 @@ TEST(Config, ListFileErrorsPointIntoTheListFile) {
       << errors;
 }
 
+TEST(Config, DecimalParametersTakePlainNumbers) {
+  TempDir dir;
+  dir.Write("r.yaml",
+            "version: 1\nrules:\n"
+            "  - id: scored\n    check: spam\n"
+            "    tag_score: 2.5\n    quarantine_score: 7\n    reject_score: -3.25\n"
+            "    bayes_weight: .5\n    rspamd_weight: +1.5\n    spamd_weight: 0\n"
+            "  - id: defaults\n    check: spam\n");
+  auto config = LoadConfig(dir.Write("c.yaml", "version: 1\nrule_files: [r.yaml]\n"));
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const RuleSpec& r = (*config)->rules[0];
+  EXPECT_DOUBLE_EQ(r.param("tag_score").decimal, 2.5);
+  EXPECT_DOUBLE_EQ(r.param("quarantine_score").decimal, 7);
+  EXPECT_DOUBLE_EQ(r.param("reject_score").decimal, -3.25);
+  EXPECT_DOUBLE_EQ(r.param("bayes_weight").decimal, 0.5);
+  EXPECT_DOUBLE_EQ(r.param("rspamd_weight").decimal, 1.5);
+  EXPECT_DOUBLE_EQ(r.param("spamd_weight").decimal, 0);
+  const RuleSpec& d = (*config)->rules[1];
+  EXPECT_DOUBLE_EQ(d.param("tag_score").decimal, 5);
+  EXPECT_DOUBLE_EQ(d.param("quarantine_score").decimal, 0);
+  EXPECT_DOUBLE_EQ(d.param("reject_score").decimal, 15);
+  EXPECT_DOUBLE_EQ(d.param("bayes_weight").decimal, 1);
+}
+
+TEST(Config, DecimalParameterErrorsNameTheirPosition) {
+  TempDir dir;
+  std::string errors = RuleFileErrors(dir,
+                                      "version: 1\n"
+                                      "rules:\n"
+                                      "  - id: a\n"
+                                      "    check: spam\n"
+                                      "    tag_score: abc\n"
+                                      "    reject_score: nan\n"
+                                      "    quarantine_score: 1e3\n"
+                                      "    bayes_weight: 101\n"
+                                      "    rspamd_weight: -0.5\n"
+                                      "    spamd_weight: 0x10\n"
+                                      "  - id: b\n"
+                                      "    check: spam\n"
+                                      "    tag_score: 1.2.3\n"
+                                      "    reject_score: 1000.5\n"
+                                      "    bayes_weight: inf\n"
+                                      "    rspamd_weight: \"-\"\n");
+  std::string r = dir.Path("r.yaml");
+  EXPECT_NE(errors.find(r + ":5:16: tag_score: 'abc' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":6:19: reject_score: 'nan' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":7:23: quarantine_score: '1e3' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":8:19: bayes_weight: 101 is outside the allowed range 0 .. 100"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":9:20: rspamd_weight: -0.5 is outside the allowed range"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":10:19: spamd_weight: '0x10' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":13:16: tag_score: '1.2.3' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":14:19: reject_score: 1000.5 is outside the allowed range"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":15:19: bayes_weight: 'inf' is not a number"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(r + ":16:20: rspamd_weight: '-' is not a number"), std::string::npos)
+      << errors;
+}
+
 }  // namespace
 }  // namespace mailwarden

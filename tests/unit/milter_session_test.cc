@@ -273,6 +273,71 @@ TEST_F(SessionTest, QuarantineWithoutTheActionIsATempfailNeverAPass) {
   EXPECT_EQ(r.back().second.substr(0, 3), "451");
 }
 
+// The replies at end of message of a session whose milter asks for header changes, the MTA
+// offering `mta_actions`, and whose handler answers `eom`.
+std::vector<std::pair<char, std::string>> EndOfMessageReplies(uint32_t mta_actions,
+                                                              const MilterReply& eom) {
+  MilterCapabilities c = TestCapabilities();
+  c.actions |= kActChangeHeaders;
+  std::vector<std::string> calls;
+  MilterSession s(
+      c,
+      [&] {
+        auto h = std::make_unique<RecordingHandler>(&calls);
+        h->eom_reply = eom;
+        return h;
+      },
+      "change headers");
+  std::string out;
+  size_t wanted = 0;
+  s.Consume(Optneg(6, mta_actions, kAllProtocol), &out, &wanted);
+  out.clear();
+  std::string in = Packet(kCmdMail, Strings({"<a@example.net>"})) +
+                   Packet(kCmdRcpt, Strings({"<b@example.com>"})) +
+                   Packet(kCmdHeader, Strings({"Subject", "hi"})) + Packet(kCmdEoh) +
+                   Packet(kCmdBody, "hello\r\n") + Packet(kCmdBodyEob);
+  s.Consume(in, &out, &wanted);
+  EXPECT_FALSE(s.closed()) << s.error();
+  return Replies(out);
+}
+
+TEST(MilterChangeHeader, SubjectChangeIsSentAsChgHeaderIndexOne) {
+  MilterReply eom = MilterReply::Accept();
+  eom.add_headers = {{"X-Spam-Flag", "YES"}};
+  eom.change_headers = {{"Subject", "[SPAM] hi"}};
+  auto r = EndOfMessageReplies(kAllActions, eom);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].first, kRepContinue);  // MAIL FROM
+  EXPECT_EQ(r[1].first, kRepAddHeader);
+  EXPECT_EQ(r[1].second, Strings({"X-Spam-Flag", "YES"}));
+  // SMFIR_CHGHEADER: the index (1: the first field of that name), the name, the new value.
+  EXPECT_EQ(r[2].first, kRepChgHeader);
+  std::string want;
+  AppendUint32(&want, 1);
+  want += Strings({"Subject", "[SPAM] hi"});
+  EXPECT_EQ(r[2].second, want);
+  EXPECT_EQ(r[3].first, kRepAccept);
+}
+
+TEST(MilterChangeHeader, MtaWithoutChangeHeadersGetsTheMessageUnchanged) {
+  MilterReply eom = MilterReply::Accept();
+  eom.add_headers = {{"X-Spam-Flag", "YES"}};
+  eom.change_headers = {{"Subject", "[SPAM] hi"}};
+  auto r = EndOfMessageReplies(kActAddHeaders | kActQuarantine, eom);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[1].first, kRepAddHeader);
+  EXPECT_EQ(r[2].first, kRepAccept);
+}
+
+TEST(MilterChangeHeader, RefusedMessageGetsNoHeaderChange) {
+  MilterReply eom = MilterReply::Refuse("550 5.7.1 message scored 15.0 as spam");
+  eom.change_headers = {{"Subject", "[SPAM] hi"}};
+  auto r = EndOfMessageReplies(kAllActions, eom);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].first, kRepReplyCode);
+  EXPECT_EQ(r[1].second, Strings({"550 5.7.1 message scored 15.0 as spam"}));
+}
+
 TEST_F(SessionTest, MacrosOfAMessageAreForgottenByTheNextOne) {
   Feed(Optneg());
   Feed(Message());

@@ -1,0 +1,377 @@
+// Reads mail the site collected: any bytes. Each message goes through the same bounded
+// parser as in the milter (content limits) and view (ViewLimits); a message that cannot be
+// read is counted and named, never fatal. Only the store's own failures stop the run, and
+// then what was learned since the last commit is rolled back.
+#include "milter/spam/train.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
+#include "milter/eml_reader.h"
+
+namespace mailwarden::spam {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Prepared {
+  TokenSet tokens;
+  std::string key;
+};
+
+std::unique_ptr<Message> NewMessage(const TrainOptions& o) {
+  if (o.new_message) return o.new_message();
+  ContentLimits limits;
+  limits.keep_text_bodies = true;
+  limits.keep_raw_bytes = o.view.max_raw_bytes;
+  return std::make_unique<Message>(Envelope{}, limits);
+}
+
+// The message's tokens and key, exactly as the milter would compute them.
+Prepared Prepare(const TrainOptions& o, std::string_view text) {
+  std::unique_ptr<Message> message = NewMessage(o);
+  ReadMessageText(text, message.get());
+  message->FinishContent();
+  const MessageView view = BuildMessageView(*message, o.view);
+  return {Tokenize(view, o.tokenizer), MessageKey(view)};
+}
+
+struct Tally {
+  uint64_t read = 0;
+  uint64_t learned[2] = {0, 0};  // ham, spam
+  uint64_t known[2] = {0, 0};
+  uint64_t moved[2] = {0, 0};
+  uint64_t forgotten = 0;
+  uint64_t not_known = 0;
+  uint64_t too_large = 0;
+  uint64_t empty = 0;
+  uint64_t unreadable = 0;
+};
+
+const char* ProblemWord(MailProblem::Kind kind) {
+  switch (kind) {
+    case MailProblem::Kind::kUnreadable:
+      return "cannot read";
+    case MailProblem::Kind::kTooLarge:
+      return "skipped, too large";
+    case MailProblem::Kind::kEmpty:
+      return "skipped, empty";
+  }
+  return "";
+}
+
+// Counts a problem and names it on `err`.
+void Note(const MailProblem& p, Tally* t, std::ostream& err) {
+  switch (p.kind) {
+    case MailProblem::Kind::kUnreadable:
+      ++t->unreadable;
+      break;
+    case MailProblem::Kind::kTooLarge:
+      ++t->too_large;
+      break;
+    case MailProblem::Kind::kEmpty:
+      ++t->empty;
+      break;
+  }
+  err << "train: " << p.origin << ": " << ProblemWord(p.kind) << ": " << p.detail << "\n";
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The first hex digit of a 32-hex-digit run in the file name, else of the text's MD5.
+int SplitDigit(const std::string& origin, std::string_view text) {
+  std::string_view name = origin;
+  size_t slash = name.rfind('/');
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  size_t run = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::isxdigit(static_cast<unsigned char>(name[i]))) {
+      if (++run == 32 &&
+          (i + 1 == name.size() || !std::isxdigit(static_cast<unsigned char>(name[i + 1])))) {
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i - 31])));
+        return c <= '9' ? c - '0' : c - 'a' + 10;
+      }
+    } else {
+      run = 0;
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
+  return md[0] >> 4;
+}
+
+int RunCrossCheck(const TrainOptions& o, std::ostream& out, std::ostream& err) {
+  struct Item {
+    std::string origin;
+    bool spam;
+    TokenSet tokens;
+    std::string key;
+  };
+  const Clock::time_point start = Clock::now();
+  std::vector<Item> train, test;
+  Tally tally;
+  int rc = 0;
+  for (bool spam : {true, false}) {
+    for (const std::string& path : spam ? o.spam_paths : o.ham_paths) {
+      Status s = ReadMailSource(
+          path, o.source,
+          [&](const std::string& origin, std::string_view text) {
+            ++tally.read;
+            Prepared p = Prepare(o, text);
+            Item item{origin, spam, std::move(p.tokens), std::move(p.key)};
+            (SplitDigit(origin, text) < 8 ? train : test).push_back(std::move(item));
+          },
+          [&](const MailProblem& p) { Note(p, &tally, err); });
+      if (!s.ok()) {
+        err << "train: " << s.message() << "\n";
+        rc = 1;
+      }
+    }
+  }
+  const double read_s = Seconds(start);
+  char dir_template[] = "/tmp/mw-cross-check.XXXXXX";
+  if (!mkdtemp(dir_template)) {
+    err << "train: cannot create a temporary directory\n";
+    return 2;
+  }
+  const std::string dir = dir_template;
+  const std::string db = dir + "/store.sqlite";
+  int status = 0;
+  {
+    auto store = BayesStore::Open(db, true);
+    Status s = store.ok() ? Status::Ok() : store.status();
+    for (size_t i = 0; s.ok() && i < train.size(); ++i) {
+      LearnOutcome outcome;
+      s = (*store)->Learn(train[i].tokens, train[i].key, train[i].spam, &outcome);
+    }
+    if (s.ok()) s = (*store)->Commit();
+    if (!s.ok()) {
+      err << "train: " << s.message() << "\n";
+      status = 2;
+    }
+  }
+  std::shared_ptr<const BayesModel> model;
+  double load_s = 0;
+  if (status == 0) {
+    Clock::time_point t = Clock::now();
+    auto loaded = BayesModel::Load(db, o.bayes);
+    load_s = Seconds(t);
+    if (!loaded.ok()) {
+      err << "train: " << loaded.status().message() << "\n";
+      status = 2;
+    } else {
+      model = *loaded;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (status != 0) return status;
+
+  std::ofstream tsv(o.cross_check);
+  if (!tsv) {
+    err << "train: cannot write " << o.cross_check << "\n";
+    return 2;
+  }
+  std::vector<double> spam_p, ham_p;
+  Clock::time_point t = Clock::now();
+  for (const Item& item : test) {
+    BayesResult r = model->Classify(item.tokens);
+    (item.spam ? spam_p : ham_p).push_back(r.probability);
+    char line[64];
+    std::snprintf(line, sizeof(line), "\t%s\t%.6f\t%d\n", item.spam ? "spam" : "ham", r.probability,
+                  r.tokens_used);
+    tsv << item.origin << line;
+  }
+  const double classify_s = Seconds(t);
+  out << "cross-check: learned " << model->nspam() << " spam and " << model->nham()
+      << " ham (split digit 0-7; " << model->token_count() << " tokens, "
+      << model->memory_bytes() / 1024 << " KiB, loaded in " << static_cast<int>(load_s * 1000)
+      << " ms); classified " << spam_p.size() << " spam and " << ham_p.size() << " ham (8-f) in "
+      << static_cast<int>(classify_s * 1000) << " ms; read and tokenized " << tally.read
+      << " messages in " << static_cast<int>(read_s * 1000) << " ms\n";
+  auto count = [](const std::vector<double>& v, auto pred) {
+    return static_cast<size_t>(std::count_if(v.begin(), v.end(), pred));
+  };
+  auto pct = [](size_t n, size_t of) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%6.2f%% %5zu", of ? 100.0 * n / of : 0.0, n);
+    return std::string(buf);
+  };
+  out << "  p >=     ham (false positives)   spam (recall)\n";
+  for (double th : {0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999}) {
+    char head[16];
+    std::snprintf(head, sizeof(head), "  %-7g", th);
+    out << head << "  " << pct(count(ham_p, [&](double p) { return p >= th; }), ham_p.size())
+        << "             " << pct(count(spam_p, [&](double p) { return p >= th; }), spam_p.size())
+        << "\n";
+  }
+  out << "  p <=     ham                     spam (would score as ham)\n";
+  for (double th : {0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5}) {
+    char head[16];
+    std::snprintf(head, sizeof(head), "  %-7g", th);
+    out << head << "  " << pct(count(ham_p, [&](double p) { return p <= th; }), ham_p.size())
+        << "             " << pct(count(spam_p, [&](double p) { return p <= th; }), spam_p.size())
+        << "\n";
+  }
+  return rc;
+}
+
+}  // namespace
+
+void TrainUsage(std::ostream& out) {
+  out << "usage: mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]...\n"
+         "                         [--ham PATH]... [--forget PATH]... [--quiet]\n"
+         "  PATH: an mbox, a maildir, a directory of messages, or one message file.\n"
+         "  --forget unlearns; a message learned before as the other class moves.\n"
+         "  --db defaults to the spam rule's bayes_db.\n"
+         "  exit 0 done, 1 some input unreadable, 2 usage or store error\n";
+}
+
+Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
+  TrainOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i] ? args[i] : "";
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      return o;
+    }
+    if (arg == "--quiet" || arg == "-q") {
+      o.quiet = true;
+      continue;
+    }
+    std::string* value = nullptr;
+    std::vector<std::string>* values = nullptr;
+    if (arg == "--db") value = &o.db_path;
+    if (arg == "--config" || arg == "-c") value = &o.config_path;
+    if (arg == "--cross-check") value = &o.cross_check;
+    if (arg == "--spam") values = &o.spam_paths;
+    if (arg == "--ham") values = &o.ham_paths;
+    if (arg == "--forget") values = &o.forget_paths;
+    if (!value && !values)
+      return Status::InvalidArgument("train: unknown argument '" + std::string(arg) + "'");
+    if (i + 1 >= args.size() || !args[i + 1] || args[i + 1][0] == '\0')
+      return Status::InvalidArgument("train: " + std::string(arg) + " needs a value");
+    std::string v = args[++i];
+    if (value)
+      *value = std::move(v);
+    else
+      values->push_back(std::move(v));
+  }
+  if (o.spam_paths.empty() && o.ham_paths.empty() && o.forget_paths.empty())
+    return Status::InvalidArgument("train: nothing to learn: give --spam, --ham or --forget");
+  if (!o.cross_check.empty() && (o.spam_paths.empty() || o.ham_paths.empty()))
+    return Status::InvalidArgument("train: --cross-check needs --spam and --ham");
+  return o;
+}
+
+int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
+  if (!o.cross_check.empty()) return RunCrossCheck(o, out, err);
+  if (o.db_path.empty()) {
+    err << "train: no store: give --db PATH (or bayes_db in the spam rule)\n";
+    return 2;
+  }
+  const Clock::time_point start = Clock::now();
+  auto opened = BayesStore::Open(o.db_path, /*create=*/true);
+  if (!opened.ok()) {
+    err << "train: " << opened.status().message() << "\n";
+    return 2;
+  }
+  BayesStore& store = **opened;
+  Tally tally;
+  Status failed;  // the store's first failure: the run stops there
+  uint64_t since_commit = 0;
+  bool unreadable_path = false;
+
+  enum class Mode { kForget, kSpam, kHam };
+  for (Mode mode : {Mode::kForget, Mode::kSpam, Mode::kHam}) {
+    const std::vector<std::string>& paths = mode == Mode::kForget ? o.forget_paths
+                                            : mode == Mode::kSpam ? o.spam_paths
+                                                                  : o.ham_paths;
+    for (const std::string& path : paths) {
+      if (!failed.ok()) break;
+      Status s = ReadMailSource(
+          path, o.source,
+          [&](const std::string& origin, std::string_view text) {
+            if (!failed.ok()) return;
+            ++tally.read;
+            Prepared p = Prepare(o, text);
+            Status st;
+            if (mode == Mode::kForget) {
+              ForgetOutcome outcome;
+              st = store.Forget(p.tokens, p.key, &outcome);
+              if (st.ok())
+                ++(outcome == ForgetOutcome::kForgotten ? tally.forgotten : tally.not_known);
+            } else {
+              const int c = mode == Mode::kSpam ? 1 : 0;
+              LearnOutcome outcome;
+              st = store.Learn(p.tokens, p.key, c == 1, &outcome);
+              if (st.ok()) {
+                switch (outcome) {
+                  case LearnOutcome::kLearned:
+                    ++tally.learned[c];
+                    break;
+                  case LearnOutcome::kAlreadyKnown:
+                    ++tally.known[c];
+                    break;
+                  case LearnOutcome::kMoved:
+                    ++tally.moved[c];
+                    break;
+                }
+              }
+            }
+            if (st.ok() && ++since_commit >= std::max<size_t>(o.commit_every, 1)) {
+              st = store.Commit();
+              since_commit = 0;
+            }
+            if (!st.ok()) failed = Status::IoError(st.message() + " (at " + origin + ")");
+          },
+          [&](const MailProblem& p) { Note(p, &tally, err); });
+      if (!s.ok()) {
+        err << "train: " << s.message() << "\n";
+        unreadable_path = true;
+      }
+    }
+  }
+  if (failed.ok()) failed = store.Commit();
+  if (!failed.ok()) {
+    err << "train: " << failed.message() << "; learning since the last commit is lost\n";
+    return 2;
+  }
+  if (!o.quiet) {
+    const double s = Seconds(start);
+    const StoreCounts c = store.counts();
+    char rate[64];
+    std::snprintf(rate, sizeof(rate), "%.1f s (%.0f msgs/s)", s, s > 0 ? tally.read / s : 0.0);
+    out << "train: read " << tally.read << " messages in " << rate << "\n";
+    if (!o.spam_paths.empty())
+      out << "  spam: " << tally.learned[1] << " learned, " << tally.known[1] << " already known, "
+          << tally.moved[1] << " moved from ham\n";
+    if (!o.ham_paths.empty())
+      out << "  ham:  " << tally.learned[0] << " learned, " << tally.known[0] << " already known, "
+          << tally.moved[0] << " moved from spam\n";
+    if (!o.forget_paths.empty())
+      out << "  forgotten: " << tally.forgotten << " (" << tally.not_known << " not known)\n";
+    if (tally.too_large + tally.empty + tally.unreadable > 0)
+      out << "  skipped: " << tally.too_large << " too large, " << tally.empty << " empty; "
+          << tally.unreadable << " unreadable\n";
+    out << "  store " << store.path() << ": " << c.nspam << " spam, " << c.nham << " ham, "
+        << c.tokens << " tokens\n";
+    if (c.nspam < BayesParams{}.min_messages || c.nham < BayesParams{}.min_messages)
+      out << "  the classifier gives no verdict until it has learned " << BayesParams{}.min_messages
+          << " messages of each class\n";
+  }
+  return unreadable_path || tally.unreadable > 0 ? 1 : 0;
+}
+
+}  // namespace mailwarden::spam

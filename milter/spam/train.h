@@ -1,0 +1,77 @@
+// `mailwarden-milter train`: teaches the classifier (bayes.h) the site's own mail.
+//
+//   mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]... [--ham PATH]...
+//                     [--forget PATH]... [--quiet]
+//
+// Each PATH is an mbox, a maildir, a directory of message files or one message
+// (mail_source.h). Every message is read as the milter reads it (the same content limits
+// and message view, so that training sees what classification will see), tokenized, and
+// learned into the store at --db (created when missing): --forget paths first (their
+// messages are unlearned), then --spam, then --ham. A message learned before as the same
+// class is not counted twice; learned before as the other class it moves, which is how a
+// user's "report as spam" corrects the store. A summary follows: messages read, learned,
+// already known, moved, forgotten, skipped (and why), the store's totals, time taken.
+//
+// Exit status: 0 done; 1 done, but some input could not be read (named on the error
+// stream); 2 usage error or the store could not be opened or written (nothing committed
+// since the last commit; learning is committed every TrainOptions::commit_every messages).
+//
+// A hidden mode measures the tokenizer and the classifier without touching any store:
+// `train --cross-check FILE --spam P --ham P` learns, in a temporary store, the messages
+// whose split digit (the first hex digit of the 32-hex-digit name part that the public
+// corpora use, else of the message's MD5) is 0-7, classifies those with 8-f, writes one
+// line per classified message to FILE (origin, label, probability, clues) and prints the
+// false-positive rate on ham and the recall on spam at several probability thresholds.
+#ifndef MAILWARDEN_MILTER_SPAM_TRAIN_H_
+#define MAILWARDEN_MILTER_SPAM_TRAIN_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "milter/message.h"
+#include "milter/spam/bayes.h"
+#include "milter/spam/mail_source.h"
+#include "milter/spam/message_view.h"
+#include "milter/spam/tokenizer.h"
+
+namespace mailwarden::spam {
+
+struct TrainOptions {
+  std::string config_path;  // --config given after `train`; read by the caller, "" if none
+  std::string db_path;      // --db; "" lets the caller use the spam rule's bayes_db
+  std::vector<std::string> spam_paths;
+  std::vector<std::string> ham_paths;
+  std::vector<std::string> forget_paths;
+  bool quiet = false;  // only problems and errors are printed
+  bool help = false;   // --help: the caller prints TrainUsage and exits 0
+  // A new message to feed, with the milter's content limits (Engine::NewMessage); null: the
+  // defaults, with text bodies and max_raw_bytes of the raw message kept.
+  std::function<std::unique_ptr<Message>()> new_message;
+  ViewLimits view;  // the spam rule's max_text and max_raw
+  TokenizerLimits tokenizer;
+  MailSourceLimits source;
+  size_t commit_every = 5000;  // messages per transaction
+  // Hidden: `--cross-check FILE` (see above); the classifier's parameters for it.
+  std::string cross_check;
+  BayesParams bayes;
+};
+
+// Parses the arguments after `train` ("--db", "x.sqlite", ...). kInvalidArgument naming the
+// bad argument; none of --spam, --ham, --forget is one too (unless --help).
+Result<TrainOptions> ParseTrainArgs(std::span<char* const> args);
+
+// The usage lines of the train command.
+void TrainUsage(std::ostream& out);
+
+// Runs the command; returns the exit status (see above).
+int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace mailwarden::spam
+
+#endif  // MAILWARDEN_MILTER_SPAM_TRAIN_H_
