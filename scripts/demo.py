@@ -58,6 +58,17 @@ EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!
 # Classified documents (REGULATIONS.md M7): an official letter whose header table carries
 # the stamp "TỐI MẬT", as Word writes it (demo_classified_docx()).
 CLASSIFIED_DOCX = "cong-van-toi-mat.docx"
+# Spam (REGULATIONS.md M5): advertising from outside, scored by the shipped rules
+# (rules/spam.yaml, spam-rules.yaml) and tagged; the classifier is not trained in the demo.
+AD_SENDER = "promo@deals.example"
+AD_MESSAGE = "khuyen-mai.eml"
+AD_TEXT = (f"From: \"Khuyen Mai\" <{AD_SENDER}>\r\nTo: alice@{INTERNAL}\r\n"
+           "Subject: =?utf-8?b?S0hVWeG6vk4gTcODSSBM4buaTiAtIFRSw5pORyBUSMav4bueTkcgTkdBWQ==?=\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n"
+           "Chúc mừng quý khách đã trúng thưởng chương trình khuyến mãi giảm giá 50%!\r\n"
+           "Nhấn vào đây để nhận quà ngay: http://bit.ly/qua-tang-2026\r\n"
+           "Cơ hội có một không hai, số lượng có hạn, đăng ký ngay hôm nay.\r\n")
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -116,7 +127,7 @@ def make_lab(args) -> mwlab.Lab:
         milter=True, policyd=True, postfix=True, single_config=True,
         rule_files=[str(REPO / "rules" / "default.yaml"), str(REPO / "rules" / "antivirus.yaml"),
                     str(REPO / "rules" / "forwarding.yaml"), str(REPO / "rules" / "accounts.yaml"),
-                    "rules.yaml"], rules=DEMO_RULES,
+                    str(REPO / "rules" / "spam.yaml"), "rules.yaml"], rules=DEMO_RULES,
         egress=True,
         config={"domains": {"internal": [INTERNAL], "state": ["gov.vn"],
                             "public_providers": str(REPO / "rules" / "public-providers.yaml")},
@@ -190,6 +201,10 @@ def commands(lab: mwlab.Lab, big: Path) -> list[tuple[str, str]]:
          "classified-document)",
          f"swaks {server} --from {CLEAN_FROM} --to {RCPT} --attach-type {DOCX_TYPE} "
          f"--attach-name {CLASSIFIED_DOCX} --attach @{lab.dir / CLASSIFIED_DOCX}"),
+        ("advertising from outside (\"KHUYẾN MÃI ... TRÚNG THƯỞNG\") -> 250 queued, delivered "
+         "with X-Spam-Flag: YES and X-Spam-Status naming the signals (rule spam)",
+         f"swaks {server} --from {AD_SENDER} --to alice@{INTERNAL} "
+         f"--data @{lab.dir / AD_MESSAGE}"),
     ]
 
 
@@ -303,6 +318,16 @@ def self_check(lab: mwlab.Lab, big: Path) -> bool:
                                             for q in lab.queue_json()),
                    mwlab.field_of(held, "event.reason", "no quarantine decision")
                    if held else r))
+    r = lab.send(AD_SENDER, f"alice@{INTERNAL}", data_file=lab.dir / AD_MESSAGE)
+    tagged = None
+    if r.accepted:
+        try:
+            tagged = lab.sink.wait_for(lambda m: m.token == r.token)
+        except Exception:  # noqa: BLE001 - reported as a failed check below
+            tagged = None
+    checks.append(("advertising delivered tagged X-Spam-Flag: YES (spam)",
+                   tagged is not None and tagged.message.get("X-Spam-Flag") == "YES",
+                   f"X-Spam-Status: {tagged.message.get('X-Spam-Status')}" if tagged else r))
     ok = True
     for what, passed, detail in checks:
         reply = detail.reply if isinstance(detail, mwlab.SendResult) else detail
@@ -342,6 +367,7 @@ def main() -> int:
         write_big_file(big)
         (lab.dir / "eicar.txt").write_bytes(EICAR)
         demo_classified_docx(lab.dir / CLASSIFIED_DOCX)
+        (lab.dir / AD_MESSAGE).write_bytes(AD_TEXT.encode("utf-8"))
         if args.check:
             return 0 if self_check(lab, big) else 1
         print(banner(lab, big), flush=True)

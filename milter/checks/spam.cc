@@ -1,9 +1,11 @@
 #include "milter/checks/spam.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "common/log.h"
 #include "milter/spam/bayes.h"
@@ -55,7 +57,54 @@ std::string StatusHeader(bool spam, double score, const SpamCheck::Thresholds& t
 
 }  // namespace
 
+struct SpamCheck::BayesSlot {
+  std::string path;
+  std::string rule_id;
+  std::atomic<std::shared_ptr<const spam::BayesModel>> model;
+  std::atomic<int64_t> next_look_ms{0};  // steady clock
+  std::atomic<bool> looking{false};
+};
+
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 SpamCheck::SpamCheck(const RuleSpec& rule) : Check(rule) {}
+
+std::shared_ptr<const spam::BayesModel> SpamCheck::CurrentBayes() const {
+  if (!bayes_) return nullptr;
+  const int64_t now = SteadyMs();
+  if (now >= bayes_->next_look_ms.load(std::memory_order_relaxed) &&
+      !bayes_->looking.exchange(true)) {
+    bayes_->next_look_ms.store(
+        now + std::chrono::duration_cast<std::chrono::milliseconds>(kBayesRecheck).count());
+    // SQLite is read off the message's path: the slot outlives this check if need be.
+    std::thread([slot = bayes_] {
+      auto current = slot->model.load();
+      auto generation = spam::BayesModel::StoredGeneration(slot->path);
+      if (generation.ok() && (!current || *generation != current->generation())) {
+        auto fresh = spam::BayesModel::Load(slot->path);
+        if (fresh.ok()) {
+          slot->model.store(*fresh);
+          LogInfo("rule '" + slot->rule_id + "': the classifier store changed; now " +
+                  std::to_string((*fresh)->nspam()) + " spam and " +
+                  std::to_string((*fresh)->nham()) + " ham learned");
+        } else {
+          LogWarn("rule '" + slot->rule_id + "': the classifier store changed but cannot be " +
+                  "read; the one in use stays: " + fresh.status().message());
+        }
+      }
+      slot->looking.store(false);
+    }).detach();
+  }
+  return bayes_->model.load();
+}
 SpamCheck::~SpamCheck() = default;
 
 double SpamCheck::BayesScore(double p) {
@@ -120,14 +169,19 @@ Result<std::unique_ptr<Check>> SpamCheck::Create(const RuleSpec& rule, const Con
   if (bayes_db.empty()) {
     c->bayes_note_ = "no bayes_db configured";
   } else {
+    c->bayes_ = std::make_shared<BayesSlot>();
+    c->bayes_->path = bayes_db;
+    c->bayes_->rule_id = rule.id;
     auto model = spam::BayesModel::Load(bayes_db);
     if (!model.ok()) {
       c->bayes_note_ = model.status().message();
       LogWarn("rule '" + rule.id + "': the classifier gives no signal: " + c->bayes_note_ +
               " (train it: mailwarden-milter train --spam DIR --ham DIR)");
     } else {
-      c->bayes_ = *model;
+      c->bayes_->model.store(*model);
     }
+    c->bayes_->next_look_ms.store(
+        SteadyMs() + std::chrono::duration_cast<std::chrono::milliseconds>(kBayesRecheck).count());
   }
 
   const int64_t budget = rule.param("dnsbl_budget_ms").number;
@@ -181,9 +235,8 @@ Status SpamCheck::Inspect(const Message& message, std::vector<Finding>* out) con
   rules_->Match(in, &signals);
   heuristics_->Evaluate(view, &signals);
 
-  nlohmann::json bayes_evidence;
-  if (bayes_) {
-    spam::BayesResult r = bayes_->Classify(spam::Tokenize(view));
+  if (std::shared_ptr<const spam::BayesModel> bayes = CurrentBayes()) {
+    spam::BayesResult r = bayes->Classify(spam::Tokenize(view));
     if (r.trained) {
       char detail[64];
       std::snprintf(detail, sizeof(detail), "p=%.4f tokens=%d", r.probability, r.tokens_used);
@@ -192,7 +245,8 @@ Status SpamCheck::Inspect(const Message& message, std::vector<Finding>* out) con
       skipped.push_back({{"signal", "BAYES"}, {"why", "the store is not trained enough"}});
     }
   } else {
-    skipped.push_back({{"signal", "BAYES"}, {"why", bayes_note_}});
+    skipped.push_back(
+        {{"signal", "BAYES"}, {"why", bayes_note_.empty() ? "no classifier store" : bayes_note_}});
   }
 
   nlohmann::json dnsbl_evidence;

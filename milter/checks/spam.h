@@ -18,6 +18,10 @@
 // subject prefix). Below, the score is logged (a finding with action accept), so the
 // decision log has every message's score and signals.
 //
+// The classifier's store is read when the configuration loads, and again, in the
+// background, when `mailwarden-milter train` has changed it (its generation is looked at
+// every kBayesRecheck), so users' reports count without a reload.
+//
 // Failures of parts that are only evidence never fail the message: a blocklist that does
 // not answer within the budget, an unreachable external scorer or a classifier store that
 // is missing leave their signal out, and the log says so (evidence "skipped"). Rules that
@@ -26,6 +30,7 @@
 #ifndef MAILWARDEN_MILTER_CHECKS_SPAM_H_
 #define MAILWARDEN_MILTER_CHECKS_SPAM_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +60,8 @@ class SpamCheck : public Check {
   ~SpamCheck() override;
   Status Inspect(const Message& message, std::vector<Finding>* out) const override;
 
+  static constexpr std::chrono::seconds kBayesRecheck{30};
+
   // The classifier's score for spam probability `p` (0..1), before bayes_weight: a
   // piecewise-linear curve through (0, -2), (0.1, -1), (0.5, 0), (0.9, 2), (0.99, 5),
   // (0.999, 7), (1, 8).
@@ -62,6 +69,11 @@ class SpamCheck : public Check {
 
  private:
   explicit SpamCheck(const RuleSpec& rule);
+  // The loaded classifier and what keeps it current; shared with the background reload,
+  // which may outlive this check (a configuration reload drops the check).
+  struct BayesSlot;
+  // The current classifier, or null; starts a background look at the store when due.
+  std::shared_ptr<const spam::BayesModel> CurrentBayes() const;
 
   Thresholds thresholds_;
   std::string subject_prefix_;
@@ -69,10 +81,10 @@ class SpamCheck : public Check {
   double bayes_weight_ = 1;
   size_t max_text_ = 256 << 10;
   size_t max_raw_ = 256 << 10;
-  std::string bayes_note_;  // why the classifier gives no signal, "" when it does
+  std::string bayes_note_;  // why the classifier gave no signal at load, "" when it did
   std::shared_ptr<const spam::SpamRuleSet> rules_;
   std::unique_ptr<spam::Heuristics> heuristics_;
-  std::shared_ptr<const spam::BayesModel> bayes_;
+  std::shared_ptr<BayesSlot> bayes_;  // null without bayes_db
   std::unique_ptr<spam::DnsblClient> dnsbl_;
   std::vector<std::unique_ptr<spam::ExternalScorer>> scorers_;
 };

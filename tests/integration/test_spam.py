@@ -21,9 +21,9 @@ The documented contract (rules/spam.yaml, docs/spam-rules.md, docs/decision-log.
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -259,6 +259,26 @@ class SpamTest(unittest.TestCase):
         sender, result = self.send("after", message(
             "x@x", "Chao", HAM_WORDS, 7007, extra="siêu ưu đãi độc quyền"))
         self.assertFalse(result.accepted, str(result))
+
+    def test_reported_spam_is_learned_without_a_reload(self):
+        """A user's report (train --spam on one message) reaches the running milter: it
+        looks at the store's generation every 30 s and reads a changed store again."""
+        report = _WORK / "report"
+        report.mkdir(exist_ok=True)
+        (report / "reported.eml").write_bytes(
+            message("reporter@sender.example", "reported", SPAM_WORDS, 9009))
+        since = self.lab.milter.stderr_offset()
+        trained = mwlab.run_tool(mwlab.milter_bin(), [
+            "train", "--db", _WORK / "bayes.sqlite", "--spam", report])
+        self.assertEqual(trained.returncode, 0, trained.stdout + trained.stderr)
+        self.assertIn("1 learned", trained.stdout)
+        # A message after the look is due starts it; the store is read in the background.
+        wanted = "the classifier store changed; now 61 spam"
+        end = time.monotonic() + 45
+        while time.monotonic() < end and wanted not in self.lab.milter.stderr_text(since):
+            self.send("poke", message("x@x", "Báo cáo", HAM_WORDS, 9100))
+            time.sleep(2)
+        self.assertIn(wanted, self.lab.milter.stderr_text(since))
 
     def _config_with_rules(self, rules_text: str, tag: str) -> Path:
         rules_path = self.lab.dir / f"rules-{tag}.yaml"
