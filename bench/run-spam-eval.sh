@@ -129,7 +129,7 @@ common=(--warmup "$CONCURRENCY" --concurrency "$CONCURRENCY" --duration "$DURATI
 for round in $(seq 1 "$ROUNDS"); do
   for kind in corpus 4k 100k; do
     case $kind in
-      corpus) input=("$WORK/corpus/eval") ;;
+      corpus) input=("$WORK/corpus/eval/spam" "$WORK/corpus/eval/ham" "$WORK/corpus/eval/hard-ham") ;;
       4k) input=(--message-size 4096) ;;
       100k) input=(--message-size 102400) ;;
     esac

@@ -69,7 +69,8 @@ bool ParseNumber(std::string_view text, double* out) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
+  // from_chars also reads "nan" and "inf", which no score may be.
+  return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(*out);
 }
 
 // An envelope value as a header field value: no control characters, bounded.
@@ -391,7 +392,7 @@ class RspamdScorer : public ExternalScorer {
       if (ec != std::errc() || ptr != size_text.data() + size_text.size()) break;
       in.remove_prefix(eol + 2);
       if (n == 0) return out;
-      if (in.size() < n + 2) break;
+      if (in.size() < 2 || in.size() - 2 < n) break;  // n + 2 could wrap
       out.append(in.substr(0, n));
       in.remove_prefix(n + 2);
     }
@@ -454,7 +455,7 @@ class RspamdScorer : public ExternalScorer {
     auto http = ParseHttp(who, data);
     if (!http.ok()) return http.status();
     if (http->status != 200) {
-      std::string what = who + ": " + http->status_line;
+      std::string what = who + ": " + HeaderValue(http->status_line).substr(0, 200);
       // A 5xx is rspamd failing for now (overload, a broken module); anything else means
       // the request or the endpoint is wrong, which retrying will not fix.
       if (http->status >= 500) return Status::Unavailable(what);

@@ -429,6 +429,12 @@ std::string UrlHost(std::string_view url) {
   }
   std::string host = AsciiLower(rest.substr(0, 253));
   while (!host.empty() && host.back() == '.') host.pop_back();
+  // Controls, spaces and the characters that delimit URLs in text are in no host name (and
+  // must not reach a signal's detail as one).
+  for (char c : host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F || c == '<' || c == '>' || c == '"') return {};
+  }
   return host;
 }
 
