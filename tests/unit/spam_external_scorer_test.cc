@@ -455,3 +455,26 @@ TEST(RealRspamd, ScoresGtubeAndPlainMail) {
 
 }  // namespace
 }  // namespace mailwarden::spam
+
+// Scores that are not finite numbers are garbage, not a verdict (strtod-like parsers read
+// "nan" and "inf").
+TEST(SpamdReply, NonFiniteScoreIsRefused) {
+  for (const char* score : {"nan", "inf", "-inf"}) {
+    std::string reply =
+        std::string("SPAMD/1.1 0 EX_OK\r\nSpam: True ; ") + score + " / 5.0\r\n\r\nGTUBE\r\n";
+    auto parsed = mailwarden::spam::ParseSpamdReply(reply, 1.0);
+    ASSERT_FALSE(parsed.ok()) << score;
+    EXPECT_EQ(parsed.status().code(), mailwarden::Status::Code::kInternal) << score;
+  }
+}
+
+// A non-200 status line is the peer's text: it reaches the log cleaned and bounded.
+TEST(RspamdReply, StatusLineIsCleanedForTheLog) {
+  std::string reply =
+      "HTTP/1.1 418 teapot\x01\x02" + std::string(500, 'x') + "\r\nContent-Length: 0\r\n\r\n";
+  auto parsed = mailwarden::spam::ParseRspamdReply(reply, 1.0);
+  ASSERT_FALSE(parsed.ok());
+  const std::string& m = parsed.status().message();
+  EXPECT_LT(m.size(), 400u);
+  for (char c : m) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << m;
+}

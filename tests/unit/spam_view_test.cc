@@ -319,6 +319,10 @@ TEST(SpamView, UrlHost) {
   EXPECT_EQ(UrlHost("mailto:a@example.org"), "");
   EXPECT_EQ(UrlHost("/relative/path"), "");
   EXPECT_EQ(UrlHost("http://"), "");
+  // A host with control characters, spaces or markup is no host: it would reach the log.
+  EXPECT_EQ(UrlHost("http://a\x01b.example/"), "");
+  EXPECT_EQ(UrlHost("http://a b.example/"), "");
+  EXPECT_EQ(UrlHost("http://a<b>.example/"), "");
 }
 
 // HtmlToText's link and hidden-text facts, which the view relies on.
