@@ -8,12 +8,17 @@
 // tokenizer a store was trained with.
 //
 // Tokens (every one case-folded, each source with its prefix):
-//   - body words: ICU word breaking of the visible text (so scripts without spaces are
-//     segmented by ICU's dictionaries, and Vietnamese comes out as syllables), plus the
-//     pairs of adjacent words ("trúng thưởng", "click here") inside one phrase, which is
-//     where Vietnamese words live; one-byte words are dropped, numbers longer than five
-//     digits become "num:<digits>", words longer than 40 bytes become "skip:<first
-//     character>:<length rounded down to tens>";
+//   - body words: the words of the visible text, at Unicode's word boundaries as ICU's root
+//     word break iterator draws them (so scripts without spaces are segmented by ICU's
+//     dictionaries, and Vietnamese comes out as syllables), plus the pairs of adjacent words
+//     ("trúng thưởng", "click here") inside one phrase, which is where Vietnamese words
+//     live; one-byte words are dropped, numbers longer than five bytes become
+//     "num:<length>", words longer than 40 bytes become "skip:<first character>:<length
+//     rounded down to tens>". Text in ASCII, Latin, Vietnamese, Greek and Cyrillic letters
+//     is split by a scanner of our own that applies the same rules as ICU 72 (a unit test
+//     holds it to the ICU in use); ICU itself reads only the stretches around other
+//     characters (CJK, Thai, combining marks, emoji, ...). Only the first
+//     TokenizerLimits::max_body_bytes of the body text are read;
 //   - header fields: "subject:" words and pairs, "from:addr:", "from:domain:" (and the
 //     parent domains), "from:name:" words, Reply-To's domain and whether it differs from
 //     From, To/Cc domains and count, Content-Type and its charset, X-Mailer / User-Agent,
@@ -27,7 +32,9 @@
 // A message yields each token at most once, and at most TokenizerLimits::max_tokens of
 // them (headers and links first, then the body).
 //
-// Thread-safe: the ICU word breaker is one per thread, created on first use.
+// Thread-safe: the ICU word breaker is one per thread, created on first use, and so is the
+// table that finds repeated tokens (kept from one message to the next, less than 32 bytes
+// per TokenizerLimits::max_tokens: 512 KiB by default).
 #ifndef MAILWARDEN_MILTER_SPAM_TOKENIZER_H_
 #define MAILWARDEN_MILTER_SPAM_TOKENIZER_H_
 
@@ -47,6 +54,9 @@ inline constexpr int kTokenizerVersion = 1;
 
 struct TokenizerLimits {
   size_t max_tokens = 20000;  // distinct tokens per message
+  // Body text read for words: the first this many bytes (a little less, not to cut a word).
+  // Longer texts repeat what their beginning says, and time grows with the text.
+  size_t max_body_bytes = 64 << 10;
 };
 
 // A message's tokens: distinct hashes in ascending order, never 0.

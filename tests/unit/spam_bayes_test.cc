@@ -2,9 +2,15 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unicode/brkiter.h>
+#include <unicode/locid.h>
+#include <unicode/ubrk.h>
+#include <unicode/utext.h>
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -13,6 +19,7 @@
 
 #include "milter/spam/bayes.h"
 #include "milter/spam/mail_source.h"
+#include "milter/spam/normalize.h"
 #include "milter/spam/tokenizer.h"
 #include "milter/spam/train.h"
 #include "tests/unit/test_files.h"
@@ -191,6 +198,149 @@ TEST(SpamTokenizer, HostileInputDoesNotBreakIt) {
   v.links.push_back(l);
   auto t = TokenStrings(v);
   EXPECT_TRUE(Has(t, "broken"));
+}
+
+// The body's tokens among those of a TextView: all but the facts and the sender fields.
+std::vector<std::string> BodyTokens(const std::vector<std::string>& tokens) {
+  std::vector<std::string> body;
+  for (const std::string& t : tokens) {
+    bool other = false;
+    for (const char* p : {"view:", "subject:", "from:", "date:", "message-id:", "links:"})
+      other = other || t.starts_with(p);
+    if (!other) body.push_back(t);
+  }
+  return body;
+}
+
+TEST(SpamTokenizer, AsciiWordsFollowUnicodeWordBoundaries) {
+  auto t = BodyTokens(TokenStrings(
+      TextView("Don't miss: e.g. 3.14 or 1,000,000 USD at user@Example.com, foo_bar v2.0 a:b")));
+  const std::vector<std::string> expected = {"don't",
+                                             "miss",
+                                             "don't miss",
+                                             "e.g",
+                                             "3.14",
+                                             "or",
+                                             "3.14 or",
+                                             "num:9",
+                                             "or num:9",
+                                             "usd",
+                                             "num:9 usd",
+                                             "at",
+                                             "usd at",
+                                             "user@example.com",
+                                             "at user@example.com",
+                                             "foo_bar",
+                                             "v2.0",
+                                             "foo_bar v2.0"};
+  EXPECT_EQ(t, expected);
+}
+
+TEST(SpamTokenizer, ScriptsMixInOnePhrase) {
+  auto t = BodyTokens(TokenStrings(TextView("Click here: naïve café’s ĐƠN GIÁ 免费 now")));
+  const std::vector<std::string> expected = {
+      "click",      "here", "click here", "naïve", "café’s",   "naïve café’s", "đơn",
+      "café’s đơn", "giá",  "đơn giá",    "免费",  "giá 免费", "now",          "免费 now"};
+  EXPECT_EQ(t, expected);
+}
+
+TEST(SpamTokenizer, CombiningMarksAndEmoji) {
+  // "e" and a combining acute compose to "é"; the emoji ends the phrase.
+  auto t = BodyTokens(TokenStrings(TextView("x e\u0301t go \U0001F44D\U0001F3FD ok")));
+  const std::vector<std::string> expected = {"ét", "go", "ét go", "ok"};
+  EXPECT_EQ(t, expected);
+}
+
+// Body tokens as ICU's word break iterator draws the words over the whole case-folded text:
+// the tokenizer finds most words with a scanner of its own, which must agree.
+std::vector<std::string> IcuBodyTokens(const std::string& text) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& token) {
+    if (seen.insert(token).second) out.push_back(token);
+  };
+  const std::string folded = FoldCase(text);
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::BreakIterator> words(
+      icu::BreakIterator::createWordInstance(icu::Locale::getRoot(), status));
+  UText* ut = utext_openUTF8(nullptr, folded.data(), static_cast<int64_t>(folded.size()), &status);
+  words->setText(ut, status);
+  EXPECT_TRUE(U_SUCCESS(status));
+  std::string prev;
+  int32_t start = words->first();
+  for (int32_t end = words->next(); end != icu::BreakIterator::DONE;
+       start = end, end = words->next()) {
+    const std::string seg = folded.substr(start, end - start);
+    const int32_t rule = words->getRuleStatus();
+    if (rule < UBRK_WORD_NONE_LIMIT) {
+      if (seg.find_first_not_of(" \t\r\n") != std::string::npos) prev.clear();
+      continue;
+    }
+    if (seg.size() == 1 && static_cast<unsigned char>(seg[0]) < 0x80) {
+      prev.clear();
+      continue;
+    }
+    if (seg.size() > 40) {
+      const auto c0 = static_cast<unsigned char>(seg[0]);
+      const size_t first = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : c0 >= 0xC0 ? 2 : 1;
+      add("skip:" + seg.substr(0, first) + ":" + std::to_string(seg.size() / 10 * 10));
+      prev.clear();
+      continue;
+    }
+    const bool number = rule >= UBRK_WORD_NUMBER && rule < UBRK_WORD_NUMBER_LIMIT;
+    const std::string token = number && seg.size() > 5 ? "num:" + std::to_string(seg.size()) : seg;
+    add(token);
+    if (!prev.empty()) add(prev + " " + token);
+    prev = token;
+  }
+  utext_close(ut);
+  return out;
+}
+
+TEST(SpamTokenizer, WordsAgreeWithIcuWordBreaking) {
+  // Pieces that exercise every rule: letters, digits and what joins them, separators, and
+  // characters only ICU handles (combining marks, format characters, emoji, CJK, Thai,
+  // Hebrew, ill-formed UTF-8) next to the scanner's.
+  const std::vector<std::string> ascii = {"a", "B", "z", "Q",  "@", "0", "7", "_",  ".",  ",",
+                                          ";", ":", "'", "\"", " ", " ", " ", "\t", "\n", "\r\n",
+                                          "-", "!", "/", "#",  "$", "%", "(", ")",  "x",  "ab"};
+  const std::vector<std::string> other = {
+      "é",      "Đ",          "ư",          "ở",      "ß",      "ẞ",      "İ",      "Ω",
+      "ж",      "Ж",          "·",          "’",      "‘",      "\u2024", "\u00a0", "\u00ad",
+      "\u200b", "\u200c",     "\u200d",     "\u0301", "\u0323", "\ufeff", "\u2028", "€",
+      "©",      "\U0001F44D", "\U0001F3FD", "\u20e3", "\ufe0f", "中",     "文",     "カ",
+      "ก",      "า",          "א",          "ב",      "\u05f4", "٣",      "１",     "：",
+      "\xff",   "\xc3",       "\u2044",     "\u203f", "ǅ",      "ŉ"};
+  std::mt19937 rng(20261201);
+  for (int n = 0; n < 4000; ++n) {
+    const bool mixed = n % 2 == 1;
+    std::string text;
+    const size_t pieces = 1 + rng() % 40;
+    for (size_t i = 0; i < pieces; ++i) {
+      if (mixed && rng() % 4 == 0)
+        text += other[rng() % other.size()];
+      else
+        text += ascii[rng() % ascii.size()];
+    }
+    ASSERT_EQ(BodyTokens(TokenStrings(TextView(text))), IcuBodyTokens(text)) << "text: " << text;
+  }
+}
+
+TEST(SpamTokenizer, LongBodyIsReadUpToTheLimit) {
+  // "waa wab ... wlm ": word i at 4 * i.
+  auto word = [](int i) {
+    return std::string{'w', static_cast<char>('a' + i / 26), static_cast<char>('a' + i % 26)};
+  };
+  std::string body;
+  for (int i = 0; i < 300; ++i) body += word(i) + " ";
+  TokenizerLimits limits;
+  limits.max_body_bytes = 4 * 140 + 2;  // inside word 140
+  auto t = TokenStrings(TextView(body), limits);
+  EXPECT_TRUE(Has(t, word(139)));
+  EXPECT_FALSE(Has(t, word(140)));
+  EXPECT_FALSE(Has(t, word(140).substr(0, 2)));  // no word is cut
+  EXPECT_FALSE(Has(t, word(200)));
+  EXPECT_TRUE(Has(TokenStrings(TextView(body)), word(299)));  // 64 KiB by default
 }
 
 // ---- store and model ----
