@@ -97,7 +97,8 @@ if [ "${SKIP_SA:-0}" != 1 ]; then
   step "4. SpamAssassin baseline (same split, same machine)"
   if OUT_DIR="$OUT_DIR" "$SRC/bench/run-spamassassin-baseline.sh"; then
     results+=(--results "spamassassin=$OUT_DIR/spamassassin.tsv")
-    spamd_rate=$(json_num "$(cat "$OUT_DIR/spamassassin.json")" msgs_per_s)
+    spamd_rate=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["msgs_per_s"])' \
+      "$OUT_DIR/spamassassin.json" 2>/dev/null)
   else
     echo "$BENCH_NAME: the SpamAssassin baseline failed; reporting mailwarden alone" >&2
   fi
