@@ -226,18 +226,7 @@ class DnsServer:
         if pid is None or not self.running():
             self.proc = None
             return
-        os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while self.running():
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-            if self.proc is not None:
-                try:
-                    self.proc.wait(0.05)
-                except subprocess.TimeoutExpired:
-                    pass
-            else:
-                time.sleep(0.05)
+        mwservice.signal_and_wait(self.proc, pid, sig, timeout, self.running)
         if self.proc is not None and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -84,6 +86,23 @@ def service_running(proc: "subprocess.Popen | None", pid_path: Path, marker: str
         return marker in Path(f"/proc/{pid}/cmdline").read_text()
     except OSError:
         return False
+
+
+def signal_and_wait(proc: "subprocess.Popen | None", pid: int, sig: int, timeout: float,
+                    running: Callable[[], bool]) -> None:
+    """Sends `sig` to `pid` and waits until running() is false; SIGKILL after `timeout`."""
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while running():
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        if proc is not None:
+            try:
+                proc.wait(0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            time.sleep(0.05)
 
 
 def run_fixture_script(prog: str, description: str, *,
