@@ -18,6 +18,8 @@ packages=(
   libpq-dev libhiredis-dev
   # tests
   libgtest-dev googletest postfix swaks python3
+  # the Python of the tests and benchmarks is checked by pyflakes (tests/lint/check_python.sh)
+  pyflakes3
   # the policy benchmark's reference (bench/run-policy-bench.sh)
   postfwd
   # a real Dovecot LMTP + Pigeonhole Sieve for the forwarding tests (tests/integration/mwdovecot.py

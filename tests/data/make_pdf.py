@@ -48,6 +48,7 @@ reportlab, the script runs itself again with /usr/bin/python3, where Debian inst
 
 import argparse
 import io
+import importlib.util
 import os
 import random
 import re
@@ -298,9 +299,7 @@ def make(argv):
 def main(argv):
     batch = len(argv) == 2 and argv[0] == "--batch"
     if batch or not any(x == "--font-legacy-bytes" for x in argv):
-        try:
-            import reportlab  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("reportlab") is None:
             if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) and \
                     os.path.exists(SYSTEM_PYTHON):
                 os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, os.path.abspath(__file__)] + argv)

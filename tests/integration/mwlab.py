@@ -120,7 +120,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 # Loopback ports, shared with the service fixtures (one set of ports handed out per process).
-from mwservice import free_port, port_is_free  # noqa: F401  (part of mwlab's interface)
+import mwservice
+from mwservice import free_port
+port_is_free = mwservice.port_is_free  # part of mwlab's interface
 
 # --------------------------------------------------------------------------------------------
 # Locations and defaults

@@ -212,6 +212,7 @@ class RedisServer:
         mwservice.signal_and_wait(self.proc, pid, sig, timeout, self.running)
         self.proc = None
         # Until the port is free again, a restart could fail to bind.
+        deadline = time.monotonic() + timeout
         while not mwservice.port_is_free(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 

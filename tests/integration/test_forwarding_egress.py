@@ -30,7 +30,6 @@ One lab serves the module.
 import json
 import re
 import sys
-import time
 import unittest
 from pathlib import Path
 
