@@ -9,18 +9,17 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
-#include <poll.h>
 #include <strings.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
 
 #include "milter/spam/heuristics.h"
+#include "milter/spam/resolve.h"
 
 namespace mailwarden::spam {
 namespace {
@@ -32,9 +31,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxIdleChannels = 16;
 constexpr int kMaxAnswers = 16;  // A records read per answer
 constexpr size_t kMaxDnsName = 253;
-
-std::once_flag ares_init_once;
-int ares_init_status = ARES_SUCCESS;
 
 std::vector<std::string_view> Labels(std::string_view host) {
   std::vector<std::string_view> out;
@@ -318,11 +314,7 @@ DnsblClient::~DnsblClient() = default;
 
 Result<std::unique_ptr<DnsblClient>> DnsblClient::Create(DnsblOptions options,
                                                          std::vector<DnsblZone> zones) {
-  std::call_once(ares_init_once, [] { ares_init_status = ares_library_init(ARES_LIB_INIT_ALL); });
-  if (ares_init_status != ARES_SUCCESS) {
-    return Status::Internal(std::string("c-ares initialisation: ") +
-                            ares_strerror(ares_init_status));
-  }
+  if (Status s = InitAres(); !s.ok()) return s;
   if (options.budget.count() <= 0) {
     return Status::InvalidArgument("the DNS blocklist budget must be positive");
   }
@@ -452,47 +444,7 @@ Status DnsblClient::Lookup(std::string_view client_addr, std::span<const Link> l
     ares_query(ch, q.name.c_str(), 1 /* C_IN */, 1 /* T_A */, OnAnswer, &q);
   }
 
-  Status status;
-  while (pending > 0) {
-    const auto now = Clock::now();
-    if (now >= deadline) break;
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-    pollfd fds[ARES_GETSOCK_MAXNUM];
-    nfds_t nfds = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-      short events = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
-      if (events == 0) continue;
-      fds[nfds++] = pollfd{socks[i], events, 0};
-    }
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
-    timeval max_tv{static_cast<time_t>(left.count() / 1000000),
-                   static_cast<suseconds_t>(left.count() % 1000000)};
-    timeval tv{};
-    timeval* wait = ares_timeout(ch, &max_tv, &tv);
-    int ms = static_cast<int>(wait->tv_sec * 1000 + (wait->tv_usec + 999) / 1000);
-    int rc = poll(fds, nfds, ms);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      status = Status::IoError(std::string("poll: ") + std::strerror(errno));
-      break;
-    }
-    if (rc == 0) {
-      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // retransmits, c-ares timeouts
-      continue;
-    }
-    for (nfds_t i = 0; i < nfds; ++i) {
-      if (fds[i].revents == 0) continue;
-      bool readable = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
-      bool writable = (fds[i].revents & POLLOUT) != 0;
-      ares_process_fd(ch, readable ? fds[i].fd : ARES_SOCKET_BAD,
-                      writable ? fds[i].fd : ARES_SOCKET_BAD);
-    }
-  }
-  // What is still pending is out of time: its callback runs now, with ARES_ECANCELLED.
-  if (pending > 0) ares_cancel(ch);
+  Status status = RunAresUntil(ch, deadline, &pending);
   GiveChannel(std::move(*channel));
 
   // Evaluation, in the order of the questions: zones as declared, names as linked.

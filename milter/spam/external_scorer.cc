@@ -9,7 +9,6 @@
 #include "milter/spam/external_scorer.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -25,6 +24,7 @@
 
 #include "common/socket_spec.h"
 #include "common/unique_fd.h"
+#include "milter/spam/resolve.h"
 
 namespace mailwarden::spam {
 namespace {
@@ -201,18 +201,19 @@ class Exchange {
       std::memcpy(addr.sun_path, s.path.c_str(), s.path.size() + 1);
       return ConnectTo(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
     }
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* list = nullptr;
-    int rc = getaddrinfo(s.host.c_str(), std::to_string(s.port).c_str(), &hints, &list);
-    if (rc != 0) return Status::Unavailable(who_ + ": host " + s.host + ": " + gai_strerror(rc));
+    // The lookup shares the exchange's deadline: getaddrinfo() could block for seconds
+    // past it when the site's resolver is slow.
+    auto addresses = ResolveHost(s.host, s.port, deadline_);
+    if (!addresses.ok()) {
+      const Status& e = addresses.status();
+      return e.code() == Status::Code::kTimeout ? Status::Timeout(who_ + ": " + e.message())
+                                                : Status::Unavailable(who_ + ": " + e.message());
+    }
     Status last = Status::Unavailable(who_ + ": no address");
-    for (addrinfo* a = list; a != nullptr; a = a->ai_next) {
-      last = ConnectTo(a->ai_family, a->ai_addr, a->ai_addrlen);
+    for (const ResolvedAddress& a : *addresses) {
+      last = ConnectTo(a.family, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
       if (last.ok() || last.code() == Status::Code::kTimeout) break;
     }
-    freeaddrinfo(list);
     return last;
   }
 

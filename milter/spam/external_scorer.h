@@ -11,9 +11,9 @@
 // headers: it reads the relays from the message's Received fields; its User header carries
 // the recipient when there is exactly one (per-user preferences; spamd logs an unknown
 // user and goes on with the site's), none otherwise. One connection per message
-// (Connection: close); every connect, write and read waits with poll() for one deadline,
-// so that the whole exchange (the name lookup of a non-numeric host excepted) takes at
-// most `timeout`.
+// (Connection: close); the name lookup of a non-numeric host (resolve.h), the connect,
+// every write and every read wait for one deadline, so that the whole exchange takes at
+// most `timeout` even when the site's resolver does not answer.
 //
 // Thread-safety: an ExternalScorer is immutable after Create(); Score() may run on many
 // threads at once.

@@ -193,6 +193,30 @@ TEST(RspamdClient, OverUnixSocket) {
   EXPECT_EQ(signal->detail, "rspamd 1/15");
 }
 
+TEST(RspamdClient, HostNamesAreLookedUp) {
+  SpamFakeServer server(Replying(Http("200 OK", R"({"score":2,"required_score":15})")));
+  const std::string port = server.address().substr(server.address().rfind(':') + 1);
+  auto signal =
+      Make(ExternalScorerOptions::Kind::kRspamd, "http://localhost:" + port)->Score(kMessage, {});
+  ASSERT_TRUE(signal.ok()) << signal.status().ToString();
+  EXPECT_EQ(signal->detail, "rspamd 2/15");
+}
+
+TEST(RspamdClient, NameThatCannotBeLookedUpFailsWithinTheTimeout) {
+  // Whatever this machine's resolver does with a name under .invalid (answer NXDOMAIN, or
+  // not answer at all), the exchange ends by its timeout.
+  const auto start = std::chrono::steady_clock::now();
+  auto signal = Make(ExternalScorerOptions::Kind::kRspamd, "http://scorer.mailwarden.invalid:11333",
+                     milliseconds(500))
+                    ->Score(kMessage, {});
+  ASSERT_FALSE(signal.ok());
+  EXPECT_TRUE(signal.status().code() == Status::Code::kUnavailable ||
+              signal.status().code() == Status::Code::kTimeout)
+      << signal.status().ToString();
+  EXPECT_NE(signal.status().message().find("scorer.mailwarden.invalid"), std::string::npos);
+  EXPECT_LT(MillisSince(start), 500 + 700);  // a bound, with slack for a busy machine
+}
+
 TEST(RspamdClient, ErrorsAreClassified) {
   struct Case {
     std::string reply;
