@@ -13,9 +13,10 @@
 //     RegistrableDomain() of heuristics.h finds it, not the full Public Suffix List) and
 //     the host itself when it differs, since lists publish either. At most
 //     max_uri_domains registrable domains are asked about, in link order. An IPv4 literal
-//     host is asked reversed, as URI lists publish addresses; IPv6 literals, names that
-//     are not ASCII letters/digits/hyphens (IDNA is not converted) and single-label names
-//     are skipped.
+//     host is asked reversed, as URI lists publish addresses. Internationalised names
+//     arrive in their ASCII form (Link::host, "xn--bcngan-jxa6332d.vn") and are asked as
+//     such; IPv6 literals, names that are not ASCII letters/digits/hyphens (those IDNA
+//     refused, percent-escaped ones) and single-label names are skipped.
 // Answers: only A records count. NXDOMAIN or no A record is "not listed". An answer inside
 // 127.0.0.0/8 is a listing when the zone has no answer rules, or when an answer rule's
 // range holds it (the first such rule names the signal and gives the score); any other

@@ -7,12 +7,16 @@
 // Limits: header fields past ViewLimits::max_headers are not decoded and each value is
 // read for max_header_bytes; body text stops at max_text_bytes, an HTML body's source is
 // read for kHtmlSourceFactor times that; links stop at max_links, each URL at
-// kMaxUrlBytes; the raw message at max_raw_bytes. Every scan moves forward only, so the
-// work is linear in what is read.
+// kMaxUrlBytes; the raw message at max_raw_bytes; a host given to IDNA at kMaxIdnaBytes.
+// Every scan moves forward only, so the work is linear in what is read.
 //
 // Failure: none. Malformed input gives empty fields (an address that does not parse is
 // ""), never an error.
 #include "milter/spam/message_view.h"
+
+#include <unicode/uchar.h>
+#include <unicode/uidna.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -34,6 +38,8 @@ constexpr size_t kMaxUrlBytes = 2048;
 constexpr size_t kHtmlSourceFactor = 16;
 constexpr size_t kMinHtmlSourceBytes = 1 << 20;
 constexpr size_t kMaxDisplayBytes = 1024;
+// A longer name cannot be 253 bytes in ASCII; ICU is not asked.
+constexpr size_t kMaxIdnaBytes = 1024;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 char LowerChar(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -182,6 +188,42 @@ bool IsUrlByte(char c) {
          c != '|' && c != '\\' && c != '^';
 }
 
+// The length of the character at `i` when a URL written in text runs on with it, 0 when
+// the URL ends before it: IsUrlByte() for ASCII; beyond ASCII, letters, marks and digits
+// only, so that an internationalised name ("http://bộcôngan.vn/") is read whole while the
+// curly quote, non-breaking space or ideographic full stop after a URL ends it.
+size_t UrlCharLength(std::string_view text, size_t i) {
+  const auto u = static_cast<unsigned char>(text[i]);
+  if (u < 0x80) return IsUrlByte(text[i]) ? 1 : 0;
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const auto length = static_cast<int32_t>(std::min<size_t>(text.size(), INT32_MAX));
+  auto next = static_cast<int32_t>(i);
+  UChar32 c = 0;
+  U8_NEXT(s, next, length, c);
+  if (c < 0) return 0;
+  const bool part = u_isalnum(c) || (U_GET_GC_MASK(c) & U_GC_M_MASK) != 0;
+  return part ? static_cast<size_t>(next) - i : 0;
+}
+
+// The UTS #46 converter, made once; ICU allows concurrent use of one. Null when ICU
+// cannot make it (its data missing): every non-ASCII name is then refused.
+const UIDNA* Uts46() {
+  static const UIDNA* const idna = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    UIDNA* made = uidna_openUTS46(
+        UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ, &status);
+    return U_SUCCESS(status) ? made : nullptr;
+  }();
+  return idna;
+}
+
+// A link's host as Link::host keeps it: the ASCII form, or as written when IDNA refuses it.
+std::string HostForm(std::string host) {
+  if (!HasNonAscii(host)) return host;
+  std::string ascii = AsciiHost(host);
+  return ascii.empty() ? host : ascii;
+}
+
 // File extensions that a dotted word in a link's text is more likely to be than a domain.
 bool IsFileExtension(std::string_view tld) {
   static constexpr std::string_view kExtensions[] = {
@@ -229,7 +271,7 @@ std::string TextHost(std::string_view text) {
   for (char c : last) {
     if (IsAlnum(c) && !(c >= 'a' && c <= 'z')) return {};
   }
-  return host;
+  return HostForm(std::move(host));
 }
 
 // Collects links, each URL (with the host its text shows) once, up to a cap.
@@ -283,7 +325,11 @@ class LinkCollector {
       if (start == std::string_view::npos) return;
       size_t prefix = UrlPrefix(text.substr(start));
       size_t end = start + prefix;
-      while (end < text.size() && IsUrlByte(text[end])) ++end;
+      while (end < text.size()) {
+        const size_t n = UrlCharLength(text, end);
+        if (n == 0) break;
+        end += n;
+      }
       pos = end;
       std::string_view url = text.substr(start, end - start);
       bool parens = url.find('(') != std::string_view::npos;
@@ -421,7 +467,8 @@ std::string UrlHost(std::string_view url) {
   }
   rest = rest.substr(0, rest.find_first_of("/?#\\"));
   if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (!rest.empty() && rest.front() == '[') {
+  const bool literal = !rest.empty() && rest.front() == '[';  // an IPv6 address
+  if (literal) {
     size_t close = rest.find(']');
     rest = close == std::string_view::npos ? std::string_view() : rest.substr(1, close - 1);
   } else {
@@ -435,7 +482,33 @@ std::string UrlHost(std::string_view url) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7F || c == '<' || c == '>' || c == '"') return {};
   }
-  return host;
+  return literal ? host : HostForm(std::move(host));
+}
+
+std::string AsciiHost(std::string_view host) {
+  if (!HasNonAscii(host)) {
+    std::string ascii = AsciiLower(host);
+    while (!ascii.empty() && ascii.back() == '.') ascii.pop_back();
+    return ascii;
+  }
+  const UIDNA* idna = Uts46();
+  if (idna == nullptr || host.size() > kMaxIdnaBytes) return {};
+  char out[512];
+  UIDNAInfo info = UIDNA_INFO_INITIALIZER;
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t n = uidna_nameToASCII_UTF8(idna, host.data(), static_cast<int32_t>(host.size()), out,
+                                     sizeof out, &info, &status);
+  if (U_FAILURE(status) || info.errors != 0 || n < 0 || n > static_cast<int32_t>(sizeof out)) {
+    return {};
+  }
+  std::string ascii = AsciiLower(std::string_view(out, static_cast<size_t>(n)));
+  while (!ascii.empty() && ascii.back() == '.') ascii.pop_back();
+  // Without the STD3 rules UTS #46 maps fullwidth '/', '<' or spaces to their ASCII
+  // selves; such a name is none a link can lead to, and must not reach a log as one.
+  for (char c : ascii) {
+    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') return {};
+  }
+  return ascii;
 }
 
 Mailbox ParseMailbox(std::string_view value) {

@@ -14,7 +14,8 @@
 // Links: http://, https:// and www. URLs written in the text, and the <a href> of HTML
 // bodies (http, https, ftp, protocol-relative and www. targets), each URL once; an HTML
 // link whose visible text looks like a URL or a domain records the host that text shows
-// (Link::text_host).
+// (Link::text_host). Both hosts are in their ASCII (IDNA) form, the one DNS and URI
+// blocklists know, so that "bộcôngan.vn" and "xn--bcngan-jxa6332d.vn" are one host.
 //
 // Linear in the message, memory bounded by ViewLimits. A pure function, thread-safe.
 #ifndef MAILWARDEN_MILTER_SPAM_MESSAGE_VIEW_H_
@@ -52,7 +53,22 @@ Mailbox ParseMailbox(std::string_view value);
 
 // The lower-case host of `url` ("http://user@Host.Example:8080/x" gives
 // "host.example"; "www.example.vn/path" gives "www.example.vn"); "" when it names none.
+// A name with non-ASCII characters is given in its ASCII form (AsciiHost:
+// "http://Bộcôngan.vn/" gives "xn--bcngan-jxa6332d.vn"); one that IDNA refuses stays as
+// written, ASCII letters lower-cased, so that comparisons of hosts still see it (DNS
+// lookups skip it: it is no letters-digits-hyphens name). Percent-escapes in the host
+// are not decoded ("b%E1%BB%99c%C3%B4ngan.vn" stays as it is, lower-cased).
 std::string UrlHost(std::string_view url);
+
+// `host` in the ASCII form DNS uses. A name with non-ASCII characters goes through
+// UTS #46 ToASCII, nontransitional as browsers resolve it (case folded, "ß" kept,
+// "example。com" gives "example.com"), with the Bidi and joiner checks; the result is
+// letters, digits, '-', '_' and dots. An ASCII host comes back lower-cased and otherwise
+// unchanged (an "xn--" label is taken as it is). Trailing dots are dropped. "" when
+// UTS #46 refuses the name (a label that starts with a combining mark, an empty label, a
+// disallowed character, bytes that are not UTF-8, more than 253 bytes in ASCII) or its
+// ASCII form holds other characters. Thread-safe.
+std::string AsciiHost(std::string_view host);
 
 }  // namespace mailwarden::spam
 

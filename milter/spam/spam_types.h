@@ -21,10 +21,14 @@ struct Signal {
 
 // A link found in the message: in a text body, or an HTML <a href>.
 struct Link {
-  std::string url;        // as written (entity-decoded for HTML), at most 2 KiB
-  std::string host;       // lower-case host of `url`, IDNA left as written; "" when none
+  std::string url;  // as written (entity-decoded for HTML), at most 2 KiB
+  // Lower-case host of `url`, an internationalised name in its ASCII form
+  // ("xn--bcngan-jxa6332d.vn" for "bộcôngan.vn"; one IDNA refuses stays as written,
+  // message_view.h UrlHost); "" when none.
+  std::string host;
   std::string text_host;  // HTML only: the host the link's visible text shows, when its
-                          // text looks like a URL or domain ("www.bank.vn"); else ""
+                          // text looks like a URL or domain ("www.bank.vn"), in the same
+                          // form as `host`; else ""
   bool from_html = false;
 };
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "milter/spam/dnsbl.h"
+#include "milter/spam/message_view.h"
 #include "tests/unit/spam_test_servers.h"
 
 namespace mailwarden::spam {
@@ -174,6 +175,7 @@ class DnsblDnsmasqTest : public ::testing::Test {
             {"evil.example.org.dbl.test", "127.0.1.2"},
             {"5.113.0.203.dbl.test", "127.0.1.3"},
             {"example.com.vn.dbl.test", "127.0.1.2"},
+            {"xn--bcngan-jxa6332d.vn.dbl.test", "127.0.1.2"},
         },
         {"test"}, &error);
     if (!ok) {
@@ -320,6 +322,24 @@ TEST_F(DnsblDnsmasqTest, LinkDomainsCountOncePerZone) {
   EXPECT_EQ(r.queries, 9);
   EXPECT_EQ(r.answered, 9);
   EXPECT_EQ(r.listed, 4);
+}
+
+// A link to "bộcôngan.vn" is asked about as the list publishes it, in ASCII, once the
+// view has given its host (the list entry above is Python's "bộcôngan.vn".encode("idna")).
+TEST_F(DnsblDnsmasqTest, InternationalisedLinkHostIsAskedInAsciiForm) {
+  auto c = Client({Dbl()});
+  Link link;
+  link.url = "http://www.BỘCÔNGAN.vn/tin";
+  link.host = UrlHost(link.url);
+  std::vector<Signal> out;
+  DnsblReport r;
+  std::vector<Link> links = {link};
+  ASSERT_TRUE(c->Lookup("192.0.2.1", links, &out, &r).ok());
+  ASSERT_EQ(out.size(), 1u) << r.ToJson().dump() << dns_->Log();
+  EXPECT_EQ(out[0].name, "URIBL_DBL");
+  EXPECT_EQ(out[0].detail, "uri xn--bcngan-jxa6332d.vn -> 127.0.1.2");
+  EXPECT_EQ(r.uri_names, 2);  // the registrable domain and the www. host
+  EXPECT_EQ(r.listed, 1);
 }
 
 TEST_F(DnsblDnsmasqTest, ClientAndLinksInOneLookup) {

@@ -240,6 +240,34 @@ TEST(SpamHeuristics, LinkTextMismatch) {
   EXPECT_TRUE(Fires(*h, v, "LINK_TEXT_MISMATCH"));
 }
 
+// Through the view: hosts compare in their ASCII form, however each side writes them.
+TEST(SpamHeuristics, InternationalisedLinkHostsCompareInAsciiForm) {
+  auto view = [](const std::string& html) {
+    ContentLimits limits;
+    limits.keep_text_bodies = true;
+    Message m(Envelope{}, limits);
+    ReadMessageText("Content-Type: text/html; charset=utf-8\n\n" + html + "\n", &m);
+    m.FinishContent();
+    return BuildMessageView(m, {});
+  };
+  auto h = Make();
+  // The same site: its name in Vietnamese in the text, in ASCII in the target, or the
+  // other way round.
+  EXPECT_FALSE(Fires(*h, view("<a href=\"http://xn--bcngan-jxa6332d.vn/\">bộcôngan.vn</a>"),
+                     "LINK_TEXT_MISMATCH"));
+  EXPECT_FALSE(Fires(*h, view("<a href=\"https://www.BỘCÔNGAN.vn/x\">xn--bcngan-jxa6332d.vn</a>"),
+                     "LINK_TEXT_MISMATCH"));
+  // Another site behind a Vietnamese name.
+  std::vector<Signal> out;
+  h->Evaluate(view("<a href=\"http://login.evil.example/\">www.bộcôngan.vn</a>"), &out);
+  const Signal* s = Find(out, "LINK_TEXT_MISMATCH");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->detail, "shows=www.xn--bcngan-jxa6332d.vn goes=login.evil.example");
+  // Two Vietnamese names of different sites.
+  EXPECT_TRUE(
+      Fires(*h, view("<a href=\"http://bộcông.vn/\">bộcôngan.vn</a>"), "LINK_TEXT_MISMATCH"));
+}
+
 TEST(SpamHeuristics, RegistrableDomain) {
   EXPECT_EQ(RegistrableDomain("www.example.com"), "example.com");
   EXPECT_EQ(RegistrableDomain("a.b.bacgiang.gov.vn"), "bacgiang.gov.vn");

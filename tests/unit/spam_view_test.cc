@@ -325,6 +325,102 @@ TEST(SpamView, UrlHost) {
   EXPECT_EQ(UrlHost("http://a<b>.example/"), "");
 }
 
+// The ASCII forms below are Python's IDNA codec's (IDNA 2003), which agrees with UTS #46
+// on these letters: "bộcôngan.vn".encode("idna") == b"xn--bcngan-jxa6332d.vn".
+TEST(SpamView, AsciiHost) {
+  EXPECT_EQ(AsciiHost("bộcôngan.vn"), "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(AsciiHost("BỘCÔNGAN.VN"), "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(AsciiHost("bo\xCC\xA3\xCC\x82"
+                      "co\xCC\x82"
+                      "ngan.vn"),
+            "xn--bcngan-jxa6332d.vn");  // NFD
+  EXPECT_EQ(AsciiHost("Mail.Bücher.Example."), "mail.xn--bcher-kva.example");
+  EXPECT_EQ(AsciiHost("bộcôngan\xE3\x80\x82vn"), "xn--bcngan-jxa6332d.vn");  // U+3002 as a dot
+  EXPECT_EQ(AsciiHost("straße.de"), "xn--strae-oqa.de");  // nontransitional, as browsers
+  // ASCII names are lower-cased, nothing more.
+  EXPECT_EQ(AsciiHost("Mail.Example.COM."), "mail.example.com");
+  EXPECT_EQ(AsciiHost("XN--BCNGAN-JXA6332D.vn"), "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(AsciiHost("a..b"), "a..b");
+  EXPECT_EQ(AsciiHost(""), "");
+  // Names UTS #46 refuses.
+  EXPECT_EQ(AsciiHost("\xCC\x81"
+                      "abc.vn"),
+            "");                       // a label starting with a combining mark
+  EXPECT_EQ(AsciiHost("bộ..vn"), "");  // an empty label
+  EXPECT_EQ(AsciiHost("b\xFF"
+                      "ộ.vn"),
+            "");  // not UTF-8
+  EXPECT_EQ(AsciiHost("a\xE2\x80\x8D"
+                      "ộ.vn"),
+            "");  // a joiner out of context
+  EXPECT_EQ(AsciiHost("\xD7\x90"
+                      "1ộ.vn"),
+            "");                                             // Hebrew and Latin in one label: Bidi
+  EXPECT_EQ(AsciiHost(std::string(250, 'a') + "ộ.vn"), "");  // too long in ASCII
+  // Fullwidth '/' and '<' map to ASCII ones, which are in no host.
+  EXPECT_EQ(AsciiHost("bộ\xEF\xBC\x8F"
+                      "x.vn"),
+            "");
+  EXPECT_EQ(AsciiHost("bộ\xEF\xBC\x9C"
+                      "x.vn"),
+            "");
+}
+
+TEST(SpamView, InternationalisedLinkHostsInAsciiForm) {
+  EXPECT_EQ(UrlHost("http://bộcôngan.vn/tin-tuc"), "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(UrlHost("https://user@WWW.BỘCÔNGAN.VN:443/"), "www.xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(UrlHost("www.bộcôngan.vn/x"), "www.xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(UrlHost("http://xn--bcngan-jxa6332d.vn/"), "xn--bcngan-jxa6332d.vn");
+  // Percent-escapes in a host are not decoded.
+  EXPECT_EQ(UrlHost("http://b%E1%BB%99c%C3%B4ngan.vn/"), "b%e1%bb%99c%c3%b4ngan.vn");
+  // A name IDNA refuses stays as written, ASCII letters lower-cased.
+  EXPECT_EQ(UrlHost("http://\xCC\x81"
+                    "Abc.vn/"),
+            "\xCC\x81"
+            "abc.vn");
+  EXPECT_EQ(UrlHost("http://Bộ..vn/"), "bộ..vn");
+
+  MessageView v =
+      View(HtmlOnly("<a href=\"http://xn--bcngan-jxa6332d.vn/a\">Bộcôngan.vn</a>"
+                    "<a href=\"http://BỘCÔNGAN.vn/b\">https://www.bộcôngan.vn/b</a>"
+                    "<a href=\"http://evil.example/c\">bộcôngan.vn</a>"
+                    "<a href=\"http://bad.example/d\">\xCC\x81"
+                    "abc.vn</a>"
+                    "<a href=\"//chínhphủ.vn/e\">Xem</a>"));
+  ASSERT_EQ(v.links.size(), 5u);
+  EXPECT_EQ(v.links[0].host, "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[0].text_host, "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[1].url, "http://BỘCÔNGAN.vn/b");  // the URL itself as written
+  EXPECT_EQ(v.links[1].host, "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[1].text_host, "www.xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[2].host, "evil.example");
+  EXPECT_EQ(v.links[2].text_host, "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[3].text_host,
+            "\xCC\x81"
+            "abc.vn");
+  EXPECT_EQ(v.links[4].host, "xn--chnhph-4va0152d.vn");
+}
+
+TEST(SpamView, InternationalisedUrlsInPlainTextAreReadWhole) {
+  // Letters and marks beyond ASCII continue a URL; a curly quote, a non-breaking space or
+  // an ideographic full stop after it ends it.
+  MessageView v = View(
+      "From: a@example.org\nSubject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+      "Xem \xE2\x80\x9C"
+      "http://bộcôngan.vn/tin-tứ\xE2\x80\x9D"
+      " "
+      "và www.chínhphủ.vn\xC2\xA0"
+      "nhé, "
+      "http://example.vn\xE3\x80\x82"
+      " hết\n");
+  ASSERT_EQ(v.links.size(), 3u);
+  EXPECT_EQ(v.links[0].url, "http://bộcôngan.vn/tin-tứ");
+  EXPECT_EQ(v.links[0].host, "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(v.links[1].url, "www.chínhphủ.vn");
+  EXPECT_EQ(v.links[1].host, "www.xn--chnhph-4va0152d.vn");
+  EXPECT_EQ(v.links[2].url, "http://example.vn");
+}
+
 // HtmlToText's link and hidden-text facts, which the view relies on.
 TEST(SpamViewHtml, AnchorsAndTheirText) {
   text::HtmlStats stats;
