@@ -12,8 +12,9 @@ packages=(
   libarchive-dev libytnef0-dev libmagic-dev libclamav-dev
   # text of PDF documents (poppler)
   libpoppler-cpp-dev
-  # the spam check: RE2 for the admins' rules, c-ares for DNS blocklists
-  libre2-dev libc-ares-dev
+  # the spam check: RE2 for the admins' rules, c-ares for DNS blocklists and scorer hosts,
+  # libpsl with Debian's Public Suffix List for registrable domains
+  libre2-dev libc-ares-dev libpsl-dev publicsuffix
   # the policy daemon's cluster stores: PostgreSQL (libpq) and Redis (hiredis)
   libpq-dev libhiredis-dev
   # tests

@@ -10,7 +10,7 @@
 //     non-routable address is not asked about (local submission, internal relays).
 //   - uri zones: for each distinct link host, its registrable domain ("example.com" for
 //     "www.mail.example.com", "example.com.vn" for "shop.example.com.vn", as
-//     RegistrableDomain() of heuristics.h finds it, not the full Public Suffix List) and
+//     RegistrableDomain() of heuristics.h finds it by the Public Suffix List) and
 //     the host itself when it differs, since lists publish either. At most
 //     max_uri_domains registrable domains are asked about, in link order. An IPv4 literal
 //     host is asked reversed, as URI lists publish addresses. Internationalised names

@@ -7,6 +7,7 @@
 // refuses unknown signal names and bad domain patterns.
 #include "milter/spam/heuristics.h"
 
+#include <libpsl.h>
 #include <unicode/uchar.h>
 
 #include <algorithm>
@@ -289,6 +290,12 @@ std::string RegistrableDomain(std::string_view host) {
   std::string h = AsciiLower(host);
   while (!h.empty() && h.back() == '.') h.pop_back();
   if (IsIpLiteral(h)) return h;
+  // Loaded once and read-only afterwards, which libpsl allows from any thread.
+  static const psl_ctx_t* const psl = psl_latest(nullptr);
+  if (psl != nullptr) {
+    const char* domain = psl_registrable_domain(psl, h.c_str());
+    return domain == nullptr ? h : std::string(domain);
+  }
   size_t last_dot = h.rfind('.');
   if (last_dot == std::string::npos) return h;
   size_t second_dot = h.rfind('.', last_dot - 1);

@@ -121,9 +121,14 @@ std::optional<int64_t> ParseMailDate(std::string_view value);
 // ASCII, no spaces or angle brackets inside, something on both sides of the '@'.
 bool IsValidMessageId(std::string_view value);
 
-// The part of `host` a registrant controls, to compare sites: the last two labels, or the
-// last three under a two-letter country domain with a generic second level ("com.vn",
-// "gov.vn", "co.uk", "ac.jp"). An IP address is returned whole.
+// The part of `host` (lower-case ASCII, IDNA names in their xn-- form) a registrant
+// controls, to compare sites: by the Public Suffix List (libpsl; the newer of its built-in
+// list and Debian's publicsuffix package, read once), private suffixes included, so that
+// "a.github.io" and "b.github.io" are two sites and "bacgiang.gov.vn" is one below
+// "gov.vn". A name that is itself a public suffix, or has one label, and an IP address are
+// returned whole. Without a list (libpsl could not load one) it falls back to the last two
+// labels, or three under a two-letter country domain with a generic second level ("com.vn",
+// "gov.vn", "co.uk").
 std::string RegistrableDomain(std::string_view host);
 
 }  // namespace mailwarden::spam

@@ -277,6 +277,14 @@ TEST(SpamHeuristics, RegistrableDomain) {
   EXPECT_EQ(RegistrableDomain("localhost"), "localhost");
   EXPECT_EQ(RegistrableDomain("com.vn"), "com.vn");
   EXPECT_EQ(RegistrableDomain("192.0.2.1"), "192.0.2.1");
+  // By the Public Suffix List: private suffixes separate their users' sites, deeper public
+  // suffixes are known, and IDNA names count in their ASCII form.
+  EXPECT_EQ(RegistrableDomain("a.github.io"), "a.github.io");
+  EXPECT_NE(RegistrableDomain("a.github.io"), RegistrableDomain("b.github.io"));
+  EXPECT_EQ(RegistrableDomain("a.b.c.kawasaki.jp"), "b.c.kawasaki.jp");
+  EXPECT_EQ(RegistrableDomain("co.uk"), "co.uk");
+  EXPECT_EQ(RegistrableDomain("www.xn--bcngan-jxa6332d.vn"), "xn--bcngan-jxa6332d.vn");
+  EXPECT_EQ(RegistrableDomain("mail.example.test"), "example.test");
 }
 
 TEST(SpamHeuristics, UrlShortener) {
