@@ -5,13 +5,13 @@
 // closed, never returned to the pool.
 #include "milter/scan/clamd_scanner.h"
 
-#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/socket_spec.h"
 #include "common/unique_fd.h"
+#include "milter/net/resolve.h"
 
 namespace mailwarden {
 namespace {
@@ -45,8 +46,8 @@ class ClamdScanner : public VirusScanner {
     if (version.ok()) {
       LogInfo("virus scanning with clamd at " + options_.clamd_socket + ": " + *version);
     } else {
-      LogError("NO VIRUS SCANNING yet: clamd at " + options_.clamd_socket +
-               " does not answer (" + version.status().message() +
+      LogError("NO VIRUS SCANNING yet: clamd at " + options_.clamd_socket + " does not answer (" +
+               version.status().message() +
                "); messages get antivirus.on_scanner_error until it does");
     }
   }
@@ -105,23 +106,20 @@ class ClamdScanner : public VirusScanner {
         return Status::Unavailable("connect to clamd at " + spec_.path + ": " + Errno());
       return fd;
     }
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* list = nullptr;
-    int rc = getaddrinfo(spec_.host.c_str(), std::to_string(spec_.port).c_str(), &hints, &list);
-    if (rc != 0) return Status::Unavailable("clamd host " + spec_.host + ": " + gai_strerror(rc));
+    // The name lookup is bounded by the timeout too (getaddrinfo() is not: a resolver that
+    // does not answer would hold the message for resolv.conf's seconds).
+    auto addresses = net::ResolveHost(
+        spec_.host, spec_.port,
+        std::chrono::steady_clock::now() + std::chrono::seconds(options_.clamd_timeout_seconds));
+    if (!addresses.ok()) return Status::Unavailable("clamd " + addresses.status().message());
     std::string error = "no address";
-    for (addrinfo* a = list; a != nullptr; a = a->ai_next) {
-      fd.reset(socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    for (const net::ResolvedAddress& a : *addresses) {
+      fd.reset(socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (!fd.valid()) continue;
       SetTimeouts(fd.get());
-      if (connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
-        freeaddrinfo(list);
-        return fd;
-      }
+      if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) return fd;
       error = Errno();
     }
-    freeaddrinfo(list);
     return Status::Unavailable("connect to clamd at " + spec_.ToString() + ": " + error);
   }
 

@@ -18,8 +18,8 @@
 #include <map>
 #include <set>
 
+#include "milter/net/resolve.h"
 #include "milter/spam/heuristics.h"
-#include "milter/spam/resolve.h"
 
 namespace mailwarden::spam {
 namespace {
@@ -314,7 +314,7 @@ DnsblClient::~DnsblClient() = default;
 
 Result<std::unique_ptr<DnsblClient>> DnsblClient::Create(DnsblOptions options,
                                                          std::vector<DnsblZone> zones) {
-  if (Status s = InitAres(); !s.ok()) return s;
+  if (Status s = net::InitAres(); !s.ok()) return s;
   if (options.budget.count() <= 0) {
     return Status::InvalidArgument("the DNS blocklist budget must be positive");
   }
@@ -444,7 +444,7 @@ Status DnsblClient::Lookup(std::string_view client_addr, std::span<const Link> l
     ares_query(ch, q.name.c_str(), 1 /* C_IN */, 1 /* T_A */, OnAnswer, &q);
   }
 
-  Status status = RunAresUntil(ch, deadline, &pending);
+  Status status = net::RunAresUntil(ch, deadline, &pending);
   GiveChannel(std::move(*channel));
 
   // Evaluation, in the order of the questions: zones as declared, names as linked.

@@ -24,7 +24,7 @@
 
 #include "common/socket_spec.h"
 #include "common/unique_fd.h"
-#include "milter/spam/resolve.h"
+#include "milter/net/resolve.h"
 
 namespace mailwarden::spam {
 namespace {
@@ -203,14 +203,14 @@ class Exchange {
     }
     // The lookup shares the exchange's deadline: getaddrinfo() could block for seconds
     // past it when the site's resolver is slow.
-    auto addresses = ResolveHost(s.host, s.port, deadline_);
+    auto addresses = net::ResolveHost(s.host, s.port, deadline_);
     if (!addresses.ok()) {
       const Status& e = addresses.status();
       return e.code() == Status::Code::kTimeout ? Status::Timeout(who_ + ": " + e.message())
                                                 : Status::Unavailable(who_ + ": " + e.message());
     }
     Status last = Status::Unavailable(who_ + ": no address");
-    for (const ResolvedAddress& a : *addresses) {
+    for (const net::ResolvedAddress& a : *addresses) {
       last = ConnectTo(a.family, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
       if (last.ok() || last.code() == Status::Code::kTimeout) break;
     }

@@ -290,14 +290,15 @@ class ClamdModeTest(mwlab.LabTestCase, unittest.TestCase):
 
 
 class ClamdOverTcpTest(ClamdModeTest):
-    """The same over TCP: antivirus.clamd_socket inet:127.0.0.1:PORT (clamd's TCPSocket)."""
+    """The same over TCP: antivirus.clamd_socket inet:localhost:PORT (clamd's TCPSocket), the
+    host name looked up by the milter within clamd_timeout."""
 
     PORT = mwlab.free_port()
     CLAMD = Clamd(signature_dir("mw-clamd-tcp-"), tcp_port=PORT)
     LAB_OPTIONS = dict(milter=True, policyd=False,
                        rules=[{"id": "antivirus", "check": "antivirus", "action": "reject"}],
                        milter_config={"antivirus": {"mode": "clamd",
-                                                    "clamd_socket": f"inet:127.0.0.1:{PORT}",
+                                                    "clamd_socket": f"inet:localhost:{PORT}",
                                                     "clamd_timeout": "10s"}})
 
 

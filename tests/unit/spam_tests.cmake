@@ -4,7 +4,7 @@ mw_unit_test(spam_rules_test ${CMAKE_CURRENT_LIST_DIR}/spam_rules_test.cc)
 mw_unit_test(spam_bayes_test ${CMAKE_CURRENT_LIST_DIR}/spam_bayes_test.cc)
 mw_unit_test(spam_net_test ${CMAKE_CURRENT_LIST_DIR}/spam_dnsbl_test.cc
              ${CMAKE_CURRENT_LIST_DIR}/spam_external_scorer_test.cc
-             ${CMAKE_CURRENT_LIST_DIR}/spam_resolve_test.cc)
+             ${CMAKE_CURRENT_LIST_DIR}/resolve_test.cc)
 mw_unit_test(spam_view_test ${CMAKE_CURRENT_LIST_DIR}/spam_view_test.cc
              ${CMAKE_CURRENT_LIST_DIR}/spam_heuristics_test.cc)
 mw_unit_test(spam_check_test ${CMAKE_CURRENT_LIST_DIR}/spam_check_test.cc)

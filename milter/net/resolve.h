@@ -1,4 +1,5 @@
-// Name lookups that end at a deadline, for the spam check's network clients. The system's
+// Name lookups that end at a deadline, for the milter's network clients (the spam check's
+// DNS blocklists and external scorers, the clamd client). The system's
 // getaddrinfo() cannot be interrupted: with a resolver that does not answer it blocks for
 // resolv.conf's timeout times its attempts (15 s by default) whatever the caller's time
 // budget. Everything here runs on c-ares instead, driven by poll() until a deadline, after
@@ -6,8 +7,8 @@
 //
 // Thread-safety: every function may run on many threads at once; a channel handed to
 // RunAresUntil() must not be used by another thread meanwhile.
-#ifndef MAILWARDEN_MILTER_SPAM_RESOLVE_H_
-#define MAILWARDEN_MILTER_SPAM_RESOLVE_H_
+#ifndef MAILWARDEN_MILTER_NET_RESOLVE_H_
+#define MAILWARDEN_MILTER_NET_RESOLVE_H_
 
 #include <ares.h>
 #include <sys/socket.h>
@@ -19,7 +20,7 @@
 
 #include "common/status.h"
 
-namespace mailwarden::spam {
+namespace mailwarden::net {
 
 // ares_library_init(), once per process. kInternal when it failed (then it stays failed).
 Status InitAres();
@@ -49,6 +50,6 @@ Result<std::vector<ResolvedAddress>> ResolveHost(std::string_view host, int port
                                                  std::chrono::steady_clock::time_point deadline,
                                                  std::string_view servers = "");
 
-}  // namespace mailwarden::spam
+}  // namespace mailwarden::net
 
-#endif  // MAILWARDEN_MILTER_SPAM_RESOLVE_H_
+#endif  // MAILWARDEN_MILTER_NET_RESOLVE_H_

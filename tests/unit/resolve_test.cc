@@ -1,6 +1,8 @@
-// Name lookups under a deadline (milter/spam/resolve.h): numeric addresses, /etc/hosts, a
+// Name lookups under a deadline (milter/net/resolve.h): numeric addresses, /etc/hosts, a
 // private dnsmasq answering for a test domain, and a DNS server that never answers, which
 // must cost the caller its deadline and no more.
+#include "milter/net/resolve.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,10 +10,9 @@
 #include <chrono>
 #include <string>
 
-#include "milter/spam/resolve.h"
 #include "tests/unit/spam_test_servers.h"
 
-namespace mailwarden::spam {
+namespace mailwarden::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -137,4 +138,4 @@ TEST(ResolveHost, BadServersAreRefused) {
 }
 
 }  // namespace
-}  // namespace mailwarden::spam
+}  // namespace mailwarden::net

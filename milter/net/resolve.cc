@@ -1,5 +1,5 @@
 // c-ares driven to a deadline (see resolve.h).
-#include "milter/spam/resolve.h"
+#include "milter/net/resolve.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace mailwarden::spam {
+namespace mailwarden::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -197,4 +197,4 @@ Result<std::vector<ResolvedAddress>> ResolveHost(std::string_view host_view, int
   }
 }
 
-}  // namespace mailwarden::spam
+}  // namespace mailwarden::net
