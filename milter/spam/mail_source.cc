@@ -158,15 +158,10 @@ class MboxSplitter {
 
 std::string Errno() { return std::strerror(errno); }
 
-// One file: an mbox, or one message.
-void ReadFile(const std::string& path, const MailSourceLimits& limits,
-              const MailCallback& on_message, const ProblemCallback& on_problem) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    on_problem({MailProblem::Kind::kUnreadable, path, Errno()});
-    return;
-  }
-  FileCloser closer(fd);
+// One open file (or standard input, a pipe): an mbox, or one message. `path` names it in
+// problems and origins.
+void ReadOpenFile(int fd, const std::string& path, const MailSourceLimits& limits,
+                  const MailCallback& on_message, const ProblemCallback& on_problem) {
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     on_problem({MailProblem::Kind::kUnreadable, path, Errno()});
@@ -193,7 +188,9 @@ void ReadFile(const std::string& path, const MailSourceLimits& limits,
     head.append(buf.data(), static_cast<size_t>(n));
   }
   const bool mbox = head.starts_with("From ");
-  if (!mbox && static_cast<uint64_t>(st.st_size) > limits.max_message_bytes) {
+  // A pipe has no size: its message is measured while it is read.
+  if (!mbox && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) > limits.max_message_bytes) {
     on_problem({MailProblem::Kind::kTooLarge, path,
                 "over " + std::to_string(limits.max_message_bytes) + " bytes"});
     return;
@@ -216,7 +213,7 @@ void ReadFile(const std::string& path, const MailSourceLimits& limits,
     if (n < 0) return;
     if (n == 0) break;
     if (text.size() + static_cast<size_t>(n) > limits.max_message_bytes) {
-      // The file grew since fstat.
+      // A pipe, or a file that grew since fstat.
       on_problem({MailProblem::Kind::kTooLarge, path,
                   "over " + std::to_string(limits.max_message_bytes) + " bytes"});
       return;
@@ -228,6 +225,18 @@ void ReadFile(const std::string& path, const MailSourceLimits& limits,
     return;
   }
   on_message(path, text);
+}
+
+// One file: an mbox, or one message.
+void ReadFile(const std::string& path, const MailSourceLimits& limits,
+              const MailCallback& on_message, const ProblemCallback& on_problem) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    on_problem({MailProblem::Kind::kUnreadable, path, Errno()});
+    return;
+  }
+  FileCloser closer(fd);
+  ReadOpenFile(fd, path, limits, on_message, on_problem);
 }
 
 bool IsDir(const fs::path& p) {
@@ -277,6 +286,10 @@ void ReadDir(const fs::path& dir, int depth, const MailSourceLimits& limits,
 
 Status ReadMailSource(const std::string& path, const MailSourceLimits& limits,
                       const MailCallback& on_message, const ProblemCallback& on_problem) {
+  if (path == "-") {
+    ReadOpenFile(STDIN_FILENO, "stdin", limits, on_message, on_problem);
+    return Status::Ok();
+  }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::NotFound(path + ": no such file or directory");

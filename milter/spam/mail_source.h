@@ -4,7 +4,9 @@
 //   - a maildir (a directory with cur/ and new/): the messages in cur/ and new/ (tmp/
 //     holds deliveries in progress and is left alone);
 //   - any other directory: every file in it and below it (sorted by name; names starting
-//     with '.' skipped), each read as above, maildirs below included.
+//     with '.' skipped), each read as above, maildirs below included;
+//   - "-": standard input, read as a file (an mbox or one message; origin "stdin"), for a
+//     mail server's hook that pipes a message a user reported.
 // mbox: a message starts at a line beginning "From " that follows an empty line (or starts
 // the file); that line and the empty line before it are not part of the messages;
 // ">From " lines (any number of '>') lose one '>' (mboxrd), so quoted lines read as written.
