@@ -230,6 +230,7 @@ Status SpamCheck::Inspect(const Message& message, std::vector<Finding>* out) con
   spam::RuleMatchInput in;
   in.headers = view.headers;
   in.body_text = view.body_text;
+  in.body_folded = view.body_folded;
   in.links = view.links;
   in.raw = view.raw;
   rules_->Match(in, &signals);

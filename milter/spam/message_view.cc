@@ -26,6 +26,7 @@
 #include "common/ascii.h"
 #include "milter/mime/header_words.h"
 #include "milter/mime/vietnamese_text.h"
+#include "milter/spam/normalize.h"
 #include "milter/text/html_text.h"
 #include "milter/text/part_text.h"
 
@@ -683,6 +684,7 @@ MessageView BuildMessageView(const Message& message, const ViewLimits& limits) {
     links.Scan(AppendBody(t.text, limits.max_text_bytes, &view), true);
   }
 
+  view.body_folded = FoldCase(view.body_text);
   std::string_view raw(message.raw());
   view.raw = std::string(raw.substr(0, limits.max_raw_bytes));
   view.client_addr = message.envelope().client_addr;

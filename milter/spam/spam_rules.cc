@@ -1314,7 +1314,7 @@ void SpamRuleSet::Match(const RuleMatchInput& in, std::vector<Signal>* out) cons
   };
 
   // Folded text against a target's sets: stripped once when it is not ASCII.
-  auto run_text = [&](const TextSets& t, const std::string& folded, int32_t at) {
+  auto run_text = [&](const TextSets& t, std::string_view folded, int32_t at) {
     if (IsAscii(folded)) {
       const PatternSet& s = t.ascii.empty() ? t.folded : t.ascii;
       RunSet(s, folded, &scratch, mark(s, at));
@@ -1326,8 +1326,14 @@ void SpamRuleSet::Match(const RuleMatchInput& in, std::vector<Signal>* out) cons
     }
   };
 
-  // Body: folded once.
-  if (!m.body.empty()) run_text(m.body, FoldCase(in.body_text), -1);
+  // Body: folded once, by the view when it was made from one.
+  if (!m.body.empty()) {
+    if (!in.body_folded.empty() || in.body_text.empty()) {
+      run_text(m.body, in.body_folded, -1);
+    } else {
+      run_text(m.body, FoldCase(in.body_text), -1);
+    }
+  }
 
   // Header fields: each value folded once for its name's rules and for ALL.
   if (!m.headers.empty() || !m.all_headers.empty()) {

@@ -57,7 +57,10 @@ namespace mailwarden::spam {
 // What Match reads; views into the caller's MessageView, valid during the call.
 struct RuleMatchInput {
   std::span<const ViewHeader> headers;
-  std::string_view body_text;  // as in MessageView, not folded: Match folds it (once)
+  std::string_view body_text;  // as in MessageView, not folded
+  // FoldCase(body_text) when the caller has it (MessageView::body_folded); empty while
+  // body_text is not: Match folds body_text itself.
+  std::string_view body_folded;
   std::span<const Link> links;
   std::string_view raw;
 };

@@ -39,7 +39,8 @@ struct ViewHeader {
 };
 
 // The message as every spam scorer reads it, built once per message (message_view.h).
-// All text is UTF-8 in NFC, not case-folded (each matcher folds what it needs).
+// All text is UTF-8 in NFC, not case-folded (each matcher folds what it needs), except
+// body_folded, which both the rules and the tokenizer read.
 struct MessageView {
   std::vector<ViewHeader> headers;  // the message's own header, in order
   std::string subject;              // decoded Subject, "" when absent
@@ -50,6 +51,10 @@ struct MessageView {
   // multipart/alternative has both, both are kept: spam hides words in one of them);
   // lines end with '\n'. Cut at the view's max_text_bytes (text_truncated).
   std::string body_text;
+  // FoldCase(body_text) (normalize.h), made with it so that the message's body is folded
+  // once, not once per reader. A view assembled by hand may leave it empty: readers then
+  // fold body_text themselves.
+  std::string body_folded;
   bool text_truncated = false;
   std::vector<Link> links;  // in order, at most max_links (links_truncated)
   bool links_truncated = false;

@@ -637,8 +637,10 @@ void ScanWithIcu(std::string_view stretch, WordWriter& out) {
 }
 
 // Word tokens of `text` under `prefix`, and pairs of adjacent words when `pairs`: two
-// words form a pair when only white space separates them.
-void AddWords(Sink& sink, std::string_view prefix, std::string_view text, bool pairs) {
+// words form a pair when only white space separates them. `already_folded`: `text` is
+// FoldCase's output (the view's folded body), not to be folded again.
+void AddWords(Sink& sink, std::string_view prefix, std::string_view text, bool pairs,
+              bool already_folded = false) {
   if (text.empty() || sink.full()) return;
   WordWriter out(sink, prefix, pairs);
   if (IsAscii(text)) {
@@ -646,8 +648,9 @@ void AddWords(Sink& sink, std::string_view prefix, std::string_view text, bool p
     ScanSimple<true>(text, 0, text.size(), out);
     return;
   }
-  const std::string folded = FoldCase(text);
-  const std::string_view t = folded;
+  std::string folded;
+  if (!already_folded) folded = FoldCase(text);
+  const std::string_view t = already_folded ? text : std::string_view(folded);
   size_t pos = 0;
   while (pos < t.size() && !out.full()) {
     const size_t complex = FindComplex(t, pos, t.size());
@@ -946,7 +949,12 @@ void Run(const MessageView& view, const TokenizerLimits& limits, Sink& sink) {
   AddSenderFields(sink, view);
   AddHeaderFields(sink, view);
   AddLinks(sink, view);
-  AddWords(sink, "", BodyPrefix(view.body_text, limits.max_body_bytes), true);
+  // The view's folded body, cut: the same words whether a message is learned or scored.
+  if (!view.body_folded.empty() || view.body_text.empty()) {
+    AddWords(sink, "", BodyPrefix(view.body_folded, limits.max_body_bytes), true, true);
+  } else {
+    AddWords(sink, "", BodyPrefix(FoldCase(view.body_text), limits.max_body_bytes), true, true);
+  }
 }
 
 // Room for the tokens of a message of this size: most mail repeats its words.

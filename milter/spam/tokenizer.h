@@ -18,7 +18,8 @@
 //     is split by a scanner of our own that applies the same rules as ICU 72 (a unit test
 //     holds it to the ICU in use); ICU itself reads only the stretches around other
 //     characters (CJK, Thai, combining marks, emoji, ...). Only the first
-//     TokenizerLimits::max_body_bytes of the body text are read;
+//     TokenizerLimits::max_body_bytes of the folded body text (MessageView::body_folded)
+//     are read;
 //   - header fields: "subject:" words and pairs, "from:addr:", "from:domain:" (and the
 //     parent domains), "from:name:" words, Reply-To's domain and whether it differs from
 //     From, To/Cc domains and count, Content-Type and its charset, X-Mailer / User-Agent,

@@ -243,6 +243,30 @@ rules:
   EXPECT_TRUE(Names(*rules, Body("trung tâm thương mại")).empty());
 }
 
+TEST(SpamRulesTest, BodyFoldedByTheCallerIsReadAsGiven) {
+  auto rules = Load(R"(
+rules:
+  - name: VI_TRUNG_THUONG
+    body: 'trúng thưởng'
+    score: 3
+)");
+  ASSERT_TRUE(rules);
+  // Given a folded body, Match reads that and does not fold body_text again: here the two
+  // disagree on purpose, and the folded one decides.
+  TestMessage m = Body("nothing to see");
+  RuleMatchInput in = m.Input();
+  const std::string folded = FoldCase("TRÚNG THƯỞNG lớn");
+  in.body_folded = folded;
+  std::vector<Signal> out;
+  rules->Match(in, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "VI_TRUNG_THUONG");
+  // Without it, body_text is folded here, as before.
+  out.clear();
+  rules->Match(Body("TRÚNG THƯỞNG lớn").Input(), &out);
+  ASSERT_EQ(out.size(), 1u);
+}
+
 TEST(SpamRulesTest, DiacriticsSensitiveByRuleOrFile) {
   auto rules = Load(R"(
 rules:

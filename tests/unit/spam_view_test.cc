@@ -5,6 +5,8 @@
 
 #include "milter/eml_reader.h"
 #include "milter/spam/message_view.h"
+#include "milter/spam/normalize.h"
+#include "milter/spam/tokenizer.h"
 #include "milter/text/html_text.h"
 
 namespace mailwarden::spam {
@@ -419,6 +421,20 @@ TEST(SpamView, InternationalisedUrlsInPlainTextAreReadWhole) {
   EXPECT_EQ(v.links[1].url, "www.chínhphủ.vn");
   EXPECT_EQ(v.links[1].host, "www.xn--chnhph-4va0152d.vn");
   EXPECT_EQ(v.links[2].url, "http://example.vn");
+}
+
+TEST(SpamView, BodyIsFoldedOnceForEveryReader) {
+  MessageView v = View(
+      "From: a@example.org\nSubject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+      "CHÚC MỪNG! Bạn đã TRÚNG THƯỞNG một chiếc XE MÁY. Straße İstanbul ΣΟΦΙΑ\n");
+  EXPECT_EQ(v.body_folded, FoldCase(v.body_text));
+  EXPECT_NE(v.body_folded.find("trúng thưởng"), std::string::npos);
+  // The tokenizer reads the folded body; a view without it (assembled by hand) folds the
+  // text itself, to the same tokens.
+  MessageView by_hand = v;
+  by_hand.body_folded.clear();
+  EXPECT_EQ(Tokenize(v).hashes, Tokenize(by_hand).hashes);
+  EXPECT_FALSE(Tokenize(v).hashes.empty());
 }
 
 // HtmlToText's link and hidden-text facts, which the view relies on.
