@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,7 +21,9 @@
 namespace mailwarden::spam {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Schema 2 added tokens.day; schema 1 is still read, and upgraded by BayesStore.
+constexpr int kSchemaVersion = 2;
+constexpr int kOldestSchema = 1;
 // Deltas held in memory before they are written out inside the open transaction.
 constexpr size_t kMaxPendingDeltas = 2'000'000;
 
@@ -70,7 +73,8 @@ struct Meta {
   int64_t generation = 0;
 };
 
-// Reads meta. kParseError when the file has no meta table or another schema.
+// Reads meta. kParseError when the file has no meta table or a schema this program does not
+// read.
 Status ReadMeta(sqlite3* db, const std::string& path, Meta* meta) {
   Stmt st(db, "SELECT key, value FROM meta");
   if (!st.ok()) {
@@ -92,9 +96,10 @@ Status ReadMeta(sqlite3* db, const std::string& path, Meta* meta) {
     if (std::strcmp(key, "generation") == 0) meta->generation = v;
   }
   if (rc != SQLITE_DONE) return ErrorStatus(db, path, "reading meta");
-  if (meta->schema != kSchemaVersion)
+  if (meta->schema < kOldestSchema || meta->schema > kSchemaVersion)
     return Status::ParseError(path + ": classifier store schema " + std::to_string(meta->schema) +
-                              ", this program reads schema " + std::to_string(kSchemaVersion));
+                              ", this program reads schemas " + std::to_string(kOldestSchema) +
+                              " to " + std::to_string(kSchemaVersion));
   if (meta->nspam < 0 || meta->nham < 0)
     return Status::ParseError(path + ": classifier store has negative message counts");
   return Status::Ok();
@@ -154,6 +159,12 @@ Result<sqlite3*> OpenReadOnly(const std::string& path) {
     }
   }
   return db;
+}
+
+// Days since 1970-01-01 UTC, now.
+int64_t Today() {
+  using namespace std::chrono;
+  return floor<days>(system_clock::now()).time_since_epoch().count();
 }
 
 struct DbCloser {
@@ -246,6 +257,7 @@ Result<std::unique_ptr<BayesStore>> BayesStore::Open(const std::string& path, bo
     return s;
   }
   std::unique_ptr<BayesStore> store(new BayesStore(path, db));
+  store->today_ = Today();
   Status s = store->Init(fresh);
   if (!s.ok()) return s;
   return store;
@@ -287,7 +299,7 @@ Status BayesStore::Init(bool fresh) {
     std::string sql =
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
         "CREATE TABLE tokens(hash INTEGER PRIMARY KEY, spam INTEGER NOT NULL, "
-        "ham INTEGER NOT NULL);"
+        "ham INTEGER NOT NULL, day INTEGER NOT NULL);"
         "CREATE TABLE learned(msg_key TEXT PRIMARY KEY, is_spam INTEGER NOT NULL) WITHOUT ROWID;"
         "INSERT INTO meta VALUES('schema'," +
         std::to_string(kSchemaVersion) + "),('tokenizer'," + std::to_string(kTokenizerVersion) +
@@ -307,6 +319,9 @@ Status BayesStore::Init(bool fresh) {
         "UPDATE meta SET value=" + std::to_string(kTokenizerVersion) + " WHERE key='tokenizer'";
     if (s = Exec(sql.c_str()); !s.ok()) return s;
   }
+  if (meta.schema < kSchemaVersion) {
+    if (s = Upgrade(); !s.ok()) return s;
+  }
   counts_.nspam = static_cast<uint64_t>(meta.nspam);
   counts_.nham = static_cast<uint64_t>(meta.nham);
   generation_ = static_cast<uint64_t>(meta.generation);
@@ -316,18 +331,51 @@ Status BayesStore::Init(bool fresh) {
   return Status::Ok();
 }
 
-Status BayesStore::Begin() {
-  if (in_transaction_) return Status::Ok();
+Status BayesStore::Upgrade() {
   Status s = Exec("BEGIN IMMEDIATE");
-  if (s.ok()) in_transaction_ = true;
+  if (!s.ok()) return s;
+  // Another training run may have upgraded it since meta was read.
+  Meta meta;
+  s = ReadMeta(db_, path_, &meta);
+  if (s.ok() && meta.schema == 1) {
+    // The tokens learned so far count as learned today: none of them expires before a
+    // whole period has passed. SQLite does not rewrite the rows for this.
+    const std::string sql = "ALTER TABLE tokens ADD COLUMN day INTEGER NOT NULL DEFAULT " +
+                            std::to_string(today_) +
+                            ";"
+                            "UPDATE meta SET value=2 WHERE key='schema'";
+    s = Exec(sql.c_str());
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return s;
 }
 
-void BayesStore::AddDeltas(const TokenSet& tokens, int spam, int ham) {
+Status BayesStore::Begin() {
+  if (in_transaction_) return Status::Ok();
+  Status s = Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  // Another training run (a user's report, an expiry) may have committed since this store
+  // last looked. Under the write lock, held until Commit, the message counts and the
+  // generation are read again, so that what Commit writes adds to theirs.
+  Meta meta;
+  if (s = ReadMeta(db_, path_, &meta); !s.ok()) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  }
+  counts_.nspam = static_cast<uint64_t>(meta.nspam);
+  counts_.nham = static_cast<uint64_t>(meta.nham);
+  generation_ = static_cast<uint64_t>(meta.generation);
+  in_transaction_ = true;
+  return Status::Ok();
+}
+
+void BayesStore::AddDeltas(const TokenSet& tokens, int spam, int ham, bool learned) {
   for (uint64_t h : tokens.hashes) {
-    auto& d = deltas_[h];
-    d.first += spam;
-    d.second += ham;
+    Delta& d = deltas_[h];
+    d.spam += spam;
+    d.ham += ham;
+    if (learned) d.learned = 1;
   }
 }
 
@@ -352,7 +400,7 @@ Status BayesStore::Learn(const TokenSet& tokens, std::string_view key, bool is_s
   if (sqlite3_step(put.get()) != SQLITE_DONE) return Fail("recording a learned message");
   if (was >= 0) {
     // Learned as the other class: take it out of that one.
-    AddDeltas(tokens, is_spam ? 1 : -1, is_spam ? -1 : 1);
+    AddDeltas(tokens, is_spam ? 1 : -1, is_spam ? -1 : 1, /*learned=*/true);
     if (is_spam) {
       ++counts_.nspam;
       if (counts_.nham > 0) --counts_.nham;
@@ -362,7 +410,7 @@ Status BayesStore::Learn(const TokenSet& tokens, std::string_view key, bool is_s
     }
     *outcome = LearnOutcome::kMoved;
   } else {
-    AddDeltas(tokens, is_spam ? 1 : 0, is_spam ? 0 : 1);
+    AddDeltas(tokens, is_spam ? 1 : 0, is_spam ? 0 : 1, /*learned=*/true);
     ++(is_spam ? counts_.nspam : counts_.nham);
     *outcome = LearnOutcome::kLearned;
   }
@@ -388,7 +436,7 @@ Status BayesStore::Forget(const TokenSet& tokens, std::string_view key, ForgetOu
   if (!del.ok()) return Fail("forgetting a message");
   sqlite3_bind_text(del.get(), 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
   if (sqlite3_step(del.get()) != SQLITE_DONE) return Fail("forgetting a message");
-  AddDeltas(tokens, was_spam ? -1 : 0, was_spam ? 0 : -1);
+  AddDeltas(tokens, was_spam ? -1 : 0, was_spam ? 0 : -1, /*learned=*/false);
   uint64_t& n = was_spam ? counts_.nspam : counts_.nham;
   if (n > 0) --n;
   changed_ = true;
@@ -398,26 +446,30 @@ Status BayesStore::Forget(const TokenSet& tokens, std::string_view key, ForgetOu
 }
 
 // Writes the pending deltas, in hash order (the table's order), inside the transaction.
+// A token a Learn counted is dated today_, even when a Forget in the same batch evened
+// out its counts; one only forgotten keeps its day.
 Status BayesStore::Flush() {
   if (deltas_.empty()) return Status::Ok();
-  std::vector<std::pair<uint64_t, std::pair<int32_t, int32_t>>> sorted(deltas_.begin(),
-                                                                       deltas_.end());
+  std::vector<std::pair<uint64_t, Delta>> sorted(deltas_.begin(), deltas_.end());
   deltas_.clear();
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return ToSql(a.first) < ToSql(b.first); });
   Stmt up(db_,
-          "INSERT INTO tokens(hash, spam, ham) VALUES(?1, max(?2, 0), max(?3, 0)) "
-          "ON CONFLICT(hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0)");
+          "INSERT INTO tokens(hash, spam, ham, day) VALUES(?1, max(?2, 0), max(?3, 0), ?4) "
+          "ON CONFLICT(hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), "
+          "day = CASE WHEN ?5 THEN ?4 ELSE day END");
   Stmt prune(db_, "DELETE FROM tokens WHERE hash=?1 AND spam=0 AND ham=0");
   if (!up.ok() || !prune.ok()) return Fail("updating token counts");
+  sqlite3_bind_int64(up.get(), 4, today_);
   for (const auto& [hash, d] : sorted) {
-    if (d.first == 0 && d.second == 0) continue;
+    if (d.spam == 0 && d.ham == 0 && !d.learned) continue;
     sqlite3_bind_int64(up.get(), 1, ToSql(hash));
-    sqlite3_bind_int(up.get(), 2, d.first);
-    sqlite3_bind_int(up.get(), 3, d.second);
+    sqlite3_bind_int(up.get(), 2, d.spam);
+    sqlite3_bind_int(up.get(), 3, d.ham);
+    sqlite3_bind_int(up.get(), 5, d.learned);
     if (sqlite3_step(up.get()) != SQLITE_DONE) return Fail("updating token counts");
     sqlite3_reset(up.get());
-    if (d.first < 0 || d.second < 0) {
+    if (d.spam <= 0 && d.ham <= 0) {  // neither count grew: the token may be at 0/0
       sqlite3_bind_int64(prune.get(), 1, ToSql(hash));
       if (sqlite3_step(prune.get()) != SQLITE_DONE) return Fail("updating token counts");
       sqlite3_reset(prune.get());
@@ -450,6 +502,52 @@ Status BayesStore::Commit() {
   Stmt count(db_, "SELECT count(*) FROM tokens");
   if (!count.ok() || sqlite3_step(count.get()) != SQLITE_ROW) return Fail("counting tokens");
   counts_.tokens = static_cast<uint64_t>(sqlite3_column_int64(count.get(), 0));
+  return Status::Ok();
+}
+
+Status BayesStore::Expire(int64_t max_age_days, uint32_t keep_count, uint64_t* removed) {
+  if (removed) *removed = 0;
+  if (max_age_days < 0) return Status::InvalidArgument(path_ + ": expiry age must not be negative");
+  Status s = Commit();
+  if (!s.ok()) return s;
+  if (s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  int64_t n = 0;
+  {
+    // No index on `day`: one scan a month costs less than keeping an index on every Learn.
+    Stmt del(db_, "DELETE FROM tokens WHERE day < ?1 AND spam + ham < ?2");
+    if (!del.ok()) s = Fail("expiring tokens");
+    if (s.ok()) {
+      sqlite3_bind_int64(del.get(), 1, today_ - max_age_days);
+      sqlite3_bind_int64(del.get(), 2, keep_count);
+      if (sqlite3_step(del.get()) != SQLITE_DONE)
+        s = Fail("expiring tokens");
+      else
+        n = sqlite3_changes64(db_);
+    }
+  }
+  // Counted on from the file's generation: another run may have committed since Open.
+  if (s.ok() && n > 0) s = Exec("UPDATE meta SET value=value+1 WHERE key='generation'");
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  }
+  if (removed) *removed = static_cast<uint64_t>(n);
+  Meta meta;
+  if (s = ReadMeta(db_, path_, &meta); !s.ok()) return s;
+  generation_ = static_cast<uint64_t>(meta.generation);
+  {
+    Stmt count(db_, "SELECT count(*) FROM tokens");
+    if (!count.ok() || sqlite3_step(count.get()) != SQLITE_ROW) return Fail("counting tokens");
+    counts_.tokens = static_cast<uint64_t>(sqlite3_column_int64(count.get(), 0));
+  }
+  if (n == 0) return Status::Ok();
+  // The freed pages go back to the file system: VACUUM rewrites the file (through the
+  // -wal file), and the checkpoint moves it into place and empties the -wal file.
+  if (sqlite3_exec(db_, "VACUUM", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return Status::IoError(SqliteError(db_, path_, "compacting after expiry") + " (" +
+                           std::to_string(n) + " tokens were expired)");
+  sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
   return Status::Ok();
 }
 

@@ -3,17 +3,25 @@
 // of them that classifies messages in the milter (BayesModel).
 //
 // The store is one SQLite file (WAL journal, so the milter can load it while a training
-// run writes), mode 0640; its directory must exist. Tables:
+// run writes), mode 0640; its directory must exist. Tables (schema 2):
 //   meta(key TEXT PRIMARY KEY, value)           schema, tokenizer, nspam, nham, generation
-//   tokens(hash INTEGER PRIMARY KEY, spam INTEGER, ham INTEGER)
+//   tokens(hash INTEGER PRIMARY KEY, spam INTEGER, ham INTEGER, day INTEGER)
 //                                               per token (tokenizer.h), the number of spam
-//                                               and ham messages that had it
+//                                               and ham messages that had it, and the day
+//                                               (since 1970-01-01 UTC) a message that had
+//                                               it was last learned (forgetting one leaves
+//                                               the day as it was)
 //   learned(msg_key TEXT PRIMARY KEY, is_spam INTEGER)
 //                                               every message learned, by MessageKey
 // A message learned twice counts once; learned again as the other class it moves (a
 // user's "report as spam" of mail once learned as ham). A store remembers the tokenizer
 // version it was trained with; a model refuses a store of another version (its tokens
 // would mean something else), and so does training into one that is not empty.
+//
+// Schema 1 had no `day`. BayesStore::Open upgrades such a store in place, its tokens
+// counted as learned on the day of the upgrade (so none expires before a whole period has
+// passed); BayesModel reads both schemas, so a running milter keeps working across the
+// upgrade. A store of a later schema is refused.
 //
 // Classification follows Robinson and SpamBayes: each token's spam probability f(w) is the
 // ratio of its spam and ham frequencies pulled toward 0.5 when it was seen in few messages;
@@ -83,6 +91,25 @@ class BayesStore {
   // Writes the batch in one transaction, and a new generation (BayesModel::generation).
   Status Commit();
 
+  // Removes the tokens last learned more than `max_age_days` before today() and counted
+  // in fewer than `keep_count` messages (spam and ham together); `*removed` (may be null)
+  // says how many. Rare old tokens are most of a store's growth and the weakest evidence;
+  // tokens common enough to matter stay however old they are, so a site that stops
+  // training for a while keeps its classifier. Pending learning is committed first. The
+  // removal is one transaction with a new generation (running milters reload the store);
+  // message counts and the learned messages stay as they were, and a message whose tokens
+  // were removed can still be forgotten or moved (counts stop at 0). When anything was
+  // removed the file is then compacted (VACUUM): that needs free disk space of up to twice
+  // the store's size and blocks other writers while it runs (readers go on). kInvalidArgument
+  // when `max_age_days` is negative.
+  Status Expire(int64_t max_age_days, uint32_t keep_count, uint64_t* removed);
+
+  // The day that Learn records and Expire counts from, in days since 1970-01-01 UTC: the
+  // clock's at Open(). set_today moves it, so that tests need not wait for days (a
+  // schema-1 store is upgraded within Open, so always with the clock's day).
+  int64_t today() const { return today_; }
+  void set_today(int64_t day) { today_ = day; }
+
   // Including the learning not yet committed (except `tokens`).
   StoreCounts counts() const { return counts_; }
   const std::string& path() const { return path_; }
@@ -94,8 +121,10 @@ class BayesStore {
   Status Begin();
   Status Flush();
   Status Fail(const char* what);
-  // +1/-1 per class for every token of a message.
-  void AddDeltas(const TokenSet& tokens, int spam, int ham);
+  // Adds schema 2's `day` to a schema-1 store, in one transaction.
+  Status Upgrade();
+  // +1/-1 per class for every token of a message; `learned`: by Learn (dates the tokens).
+  void AddDeltas(const TokenSet& tokens, int spam, int ham, bool learned);
 
   std::string path_;
   sqlite3* db_;
@@ -103,7 +132,16 @@ class BayesStore {
   bool changed_ = false;
   StoreCounts counts_;
   uint64_t generation_ = 0;
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> deltas_;  // hash -> spam, ham
+  int64_t today_ = 0;
+  // What the batch changes of one token, in as little room as two counts (a batch may
+  // hold millions).
+  struct Delta {
+    int32_t spam = 0;
+    int32_t ham : 31 = 0;
+    uint32_t learned : 1 = 0;  // a Learn counted the token: it is dated today_
+  };
+  static_assert(sizeof(Delta) == 8);
+  std::unordered_map<uint64_t, Delta> deltas_;  // by token hash
 };
 
 struct BayesParams {

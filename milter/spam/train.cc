@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
@@ -227,19 +229,47 @@ int RunCrossCheck(const TrainOptions& o, std::ostream& out, std::ostream& err) {
   return rc;
 }
 
+// `--name VALUE` as a whole number in [min, max].
+Status ParseNumber(std::string_view name, std::string_view value, int64_t min, int64_t max,
+                   int64_t* out) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || end != value.data() + value.size() || v < min || v > max)
+    return Status::InvalidArgument("train: " + std::string(name) + " takes a whole number from " +
+                                   std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                                   std::string(value) + "'");
+  *out = v;
+  return Status::Ok();
+}
+
+// YYYY-MM-DD of a day counted from 1970-01-01 (UTC).
+std::string DayDate(int64_t day) {
+  const std::time_t t = static_cast<std::time_t>(day) * 86400;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+  return buf;
+}
+
 }  // namespace
 
 void TrainUsage(std::ostream& out) {
   out << "usage: mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]...\n"
-         "                         [--ham PATH]... [--forget PATH]... [--quiet]\n"
+         "                         [--ham PATH]... [--forget PATH]...\n"
+         "                         [--expire DAYS [--expire-keep N]] [--quiet]\n"
          "  PATH: an mbox, a maildir, a directory of messages, or one message file.\n"
          "  --forget unlearns; a message learned before as the other class moves.\n"
+         "  --expire removes, after learning, the tokens last learned more than DAYS\n"
+         "    (1-36500) days ago and seen in fewer than N messages (default 5), and\n"
+         "    compacts the store; it may be given alone (monthly, e.g. --expire 180).\n"
          "  --db defaults to the spam rule's bayes_db.\n"
          "  exit 0 done, 1 some input unreadable, 2 usage or store error\n";
 }
 
 Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
   TrainOptions o;
+  bool keep_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i] ? args[i] : "";
     if (arg == "--help" || arg == "-h") {
@@ -252,6 +282,8 @@ Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
     }
     std::string* value = nullptr;
     std::vector<std::string>* values = nullptr;
+    std::string number;
+    if (arg == "--expire" || arg == "--expire-keep") value = &number;
     if (arg == "--db") value = &o.db_path;
     if (arg == "--config" || arg == "-c") value = &o.config_path;
     if (arg == "--cross-check") value = &o.cross_check;
@@ -267,11 +299,24 @@ Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
       *value = std::move(v);
     else
       values->push_back(std::move(v));
+    if (arg == "--expire") {
+      if (Status s = ParseNumber(arg, number, 1, 36500, &o.expire_days); !s.ok()) return s;
+    } else if (arg == "--expire-keep") {
+      int64_t keep = 0;
+      if (Status s = ParseNumber(arg, number, 1, 1'000'000, &keep); !s.ok()) return s;
+      o.expire_keep = static_cast<uint32_t>(keep);
+      keep_given = true;
+    }
   }
-  if (o.spam_paths.empty() && o.ham_paths.empty() && o.forget_paths.empty())
-    return Status::InvalidArgument("train: nothing to learn: give --spam, --ham or --forget");
+  if (o.spam_paths.empty() && o.ham_paths.empty() && o.forget_paths.empty() && o.expire_days == 0)
+    return Status::InvalidArgument(
+        "train: nothing to do: give --spam, --ham, --forget or --expire");
+  if (keep_given && o.expire_days == 0)
+    return Status::InvalidArgument("train: --expire-keep needs --expire DAYS");
   if (!o.cross_check.empty() && (o.spam_paths.empty() || o.ham_paths.empty()))
     return Status::InvalidArgument("train: --cross-check needs --spam and --ham");
+  if (!o.cross_check.empty() && o.expire_days != 0)
+    return Status::InvalidArgument("train: --cross-check uses a store of its own: no --expire");
   return o;
 }
 
@@ -348,12 +393,27 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
     err << "train: " << failed.message() << "; learning since the last commit is lost\n";
     return 2;
   }
+  const double learn_s = Seconds(start);
+  const bool learning = !o.spam_paths.empty() || !o.ham_paths.empty() || !o.forget_paths.empty();
+  uint64_t expired = 0;
+  double expire_s = 0;
+  if (o.expire_days > 0) {
+    const Clock::time_point t = Clock::now();
+    Status s = store.Expire(o.expire_days, o.expire_keep, &expired);
+    expire_s = Seconds(t);
+    if (!s.ok()) {
+      err << "train: " << s.message() << (learning ? " (the learning is committed)" : "") << "\n";
+      return 2;
+    }
+  }
   if (!o.quiet) {
-    const double s = Seconds(start);
     const StoreCounts c = store.counts();
-    char rate[64];
-    std::snprintf(rate, sizeof(rate), "%.1f s (%.0f msgs/s)", s, s > 0 ? tally.read / s : 0.0);
-    out << "train: read " << tally.read << " messages in " << rate << "\n";
+    if (learning) {
+      char rate[64];
+      std::snprintf(rate, sizeof(rate), "%.1f s (%.0f msgs/s)", learn_s,
+                    learn_s > 0 ? tally.read / learn_s : 0.0);
+      out << "train: read " << tally.read << " messages in " << rate << "\n";
+    }
     if (!o.spam_paths.empty())
       out << "  spam: " << tally.learned[1] << " learned, " << tally.known[1] << " already known, "
           << tally.moved[1] << " moved from ham\n";
@@ -365,6 +425,14 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
     if (tally.too_large + tally.empty + tally.unreadable > 0)
       out << "  skipped: " << tally.too_large << " too large, " << tally.empty << " empty; "
           << tally.unreadable << " unreadable\n";
+    if (o.expire_days > 0) {
+      char took[32];
+      std::snprintf(took, sizeof(took), " (%.1f s)", expire_s);
+      out << (learning ? "  expired " : "train: expired ") << expired
+          << " tokens last learned before " << DayDate(store.today() - o.expire_days)
+          << " and seen in fewer than " << o.expire_keep << " messages; " << c.tokens << " left"
+          << took << "\n";
+    }
     out << "  store " << store.path() << ": " << c.nspam << " spam, " << c.nham << " ham, "
         << c.tokens << " tokens\n";
     if (c.nspam < BayesParams{}.min_messages || c.nham < BayesParams{}.min_messages)

@@ -1,7 +1,7 @@
 // `mailwarden-milter train`: teaches the classifier (bayes.h) the site's own mail.
 //
 //   mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]... [--ham PATH]...
-//                     [--forget PATH]... [--quiet]
+//                     [--forget PATH]... [--expire DAYS [--expire-keep N]] [--quiet]
 //
 // Each PATH is an mbox, a maildir, a directory of message files or one message
 // (mail_source.h). Every message is read as the milter reads it (the same content limits
@@ -9,8 +9,11 @@
 // learned into the store at --db (created when missing): --forget paths first (their
 // messages are unlearned), then --spam, then --ham. A message learned before as the same
 // class is not counted twice; learned before as the other class it moves, which is how a
-// user's "report as spam" corrects the store. A summary follows: messages read, learned,
-// already known, moved, forgotten, skipped (and why), the store's totals, time taken.
+// user's "report as spam" corrects the store. With --expire, once the learning is
+// committed, the tokens last learned more than DAYS days ago and seen in fewer than N
+// messages (default 5) are removed and the file compacted (BayesStore::Expire); --expire
+// may also be given alone. A summary follows: messages read, learned, already known,
+// moved, forgotten, skipped (and why), tokens expired, the store's totals, time taken.
 //
 // Exit status: 0 done; 1 done, but some input could not be read (named on the error
 // stream); 2 usage error or the store could not be opened or written (nothing committed
@@ -48,8 +51,10 @@ struct TrainOptions {
   std::vector<std::string> spam_paths;
   std::vector<std::string> ham_paths;
   std::vector<std::string> forget_paths;
-  bool quiet = false;  // only problems and errors are printed
-  bool help = false;   // --help: the caller prints TrainUsage and exits 0
+  int64_t expire_days = 0;   // --expire DAYS, 1..36500; 0: no expiry
+  uint32_t expire_keep = 5;  // --expire-keep N, 1..1000000: tokens seen this often stay
+  bool quiet = false;        // only problems and errors are printed
+  bool help = false;         // --help: the caller prints TrainUsage and exits 0
   // A new message to feed, with the milter's content limits (Engine::NewMessage); null: the
   // defaults, with text bodies and max_raw_bytes of the raw message kept.
   std::function<std::unique_ptr<Message>()> new_message;
@@ -63,7 +68,8 @@ struct TrainOptions {
 };
 
 // Parses the arguments after `train` ("--db", "x.sqlite", ...). kInvalidArgument naming the
-// bad argument; none of --spam, --ham, --forget is one too (unless --help).
+// bad argument or value; none of --spam, --ham, --forget, --expire is one too (unless
+// --help), and so is --expire-keep without --expire.
 Result<TrainOptions> ParseTrainArgs(std::span<char* const> args);
 
 // The usage lines of the train command.

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <set>
@@ -400,6 +402,33 @@ TEST(SpamBayesStore, LearnRelearnMovesAndForget) {
   EXPECT_EQ((*model)->token_count(), 2u);
 }
 
+TEST(SpamBayesStore, TwoTrainingRunsAddUp) {
+  // A user's report and an admin's run open the store at the same time: the one that
+  // commits second builds on the first's counts and generation, not on what it read at Open.
+  TempDir dir;
+  const std::string path = dir.Path("b.sqlite");
+  auto a = BayesStore::Open(path, true);
+  auto b = BayesStore::Open(path, false);
+  ASSERT_TRUE(a.ok() && b.ok());
+  LearnOutcome o;
+  ASSERT_TRUE((*b)->Learn(Tokens({"s1", "s2"}), "spam-1", true, &o).ok());
+  ASSERT_TRUE((*b)->Commit().ok());
+  auto g1 = BayesModel::StoredGeneration(path);
+  ASSERT_TRUE(g1.ok());
+  ASSERT_TRUE((*a)->Learn(Tokens({"h1"}), "ham-1", false, &o).ok());
+  ASSERT_TRUE((*a)->Commit().ok());
+  EXPECT_EQ((*a)->counts().nspam, 1u);
+  EXPECT_EQ((*a)->counts().nham, 1u);
+  auto g2 = BayesModel::StoredGeneration(path);
+  ASSERT_TRUE(g2.ok());
+  EXPECT_GT(*g2, *g1);  // a milter that loaded after the first commit reloads again
+  auto model = BayesModel::Load(path);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->nspam(), 1u);
+  EXPECT_EQ((*model)->nham(), 1u);
+  EXPECT_EQ((*model)->token_count(), 3u);
+}
+
 TEST(SpamBayesStore, PersistsAcrossReopenAndRollsBackUncommitted) {
   TempDir dir;
   const std::string path = dir.Path("b.sqlite");
@@ -490,6 +519,295 @@ TEST(SpamBayesStore, RefusesAnotherTokenizer) {
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.status().code(), Status::Code::kInvalidArgument);
   EXPECT_FALSE(BayesStore::Open(path, false).ok());
+}
+
+// ---- expiry, and the schema before it ----
+
+// One integer the store's file holds (what `sql` selects), or -1.
+int64_t Query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  int64_t v = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+      v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+// The day the store has for the token `word`; -1 when it has no such token.
+int64_t DayOf(const std::string& path, const char* word) {
+  return Query(path, "SELECT day FROM tokens WHERE hash=" +
+                         std::to_string(static_cast<int64_t>(TokenHash(word))));
+}
+
+void Exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "") << " in " << sql;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// A store as the first schema's Init wrote it, with three tokens and five messages learned.
+void WriteSchema1Store(const std::string& path) {
+  auto h = [](const char* w) { return std::to_string(static_cast<int64_t>(TokenHash(w))); };
+  Exec(path,
+       "PRAGMA journal_mode=WAL;"
+       "BEGIN IMMEDIATE;"
+       "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+       "CREATE TABLE tokens(hash INTEGER PRIMARY KEY, spam INTEGER NOT NULL, "
+       "ham INTEGER NOT NULL);"
+       "CREATE TABLE learned(msg_key TEXT PRIMARY KEY, is_spam INTEGER NOT NULL) WITHOUT ROWID;"
+       "INSERT INTO meta VALUES('schema',1),('tokenizer'," +
+           std::to_string(kTokenizerVersion) +
+           "),('nspam',0),('nham',0),('generation',0);"
+           "COMMIT;"
+           "INSERT INTO tokens VALUES(" +
+           h("cheap") + ",3,1),(" + h("pills") + ",1,0),(" + h("meeting") +
+           ",0,2);"
+           "INSERT INTO learned VALUES('s1',1),('s2',1),('s3',1),('h1',0),('h2',0);"
+           "UPDATE meta SET value=CASE key WHEN 'nspam' THEN 3 WHEN 'nham' THEN 2 "
+           "WHEN 'generation' THEN 7 END WHERE key IN ('nspam','nham','generation');");
+}
+
+void ExpectSchema1Counts(const std::string& path) {
+  auto model = BayesModel::Load(path);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->nspam(), 3u);
+  EXPECT_EQ((*model)->nham(), 2u);
+  EXPECT_EQ((*model)->token_count(), 3u);
+  EXPECT_EQ((*model)->generation(), 7u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("cheap")).spam, 3u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("cheap")).ham, 1u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("meeting")).ham, 2u);
+}
+
+TEST(SpamBayesStore, ReadsAndUpgradesTheFirstSchema) {
+  TempDir dir;
+  const std::string path = dir.Path("b.sqlite");
+  WriteSchema1Store(path);
+  // A milter of this version reads a store not upgraded yet, and leaves it as it is.
+  ExpectSchema1Counts(path);
+  auto g = BayesModel::StoredGeneration(path);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(*g, 7u);
+  EXPECT_EQ(Query(path, "SELECT value FROM meta WHERE key='schema'"), 1);
+
+  int64_t today = 0;
+  {
+    auto store = BayesStore::Open(path, false);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    today = (*store)->today();
+    EXPECT_EQ((*store)->counts().nspam, 3u);
+    EXPECT_EQ((*store)->counts().nham, 2u);
+    EXPECT_EQ((*store)->counts().tokens, 3u);
+  }
+  EXPECT_EQ(Query(path, "SELECT value FROM meta WHERE key='schema'"), 2);
+  // Every token dated the day of the upgrade.
+  EXPECT_EQ(DayOf(path, "cheap"), today);
+  EXPECT_EQ(DayOf(path, "meeting"), today);
+  ExpectSchema1Counts(path);
+
+  // Opening it again changes nothing; learning and forgetting go on as before.
+  auto store = BayesStore::Open(path, false);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  LearnOutcome o;
+  ASSERT_TRUE((*store)->Learn(Tokens({"cheap", "offer"}), "s4", true, &o).ok());
+  EXPECT_EQ(o, LearnOutcome::kLearned);
+  ForgetOutcome f;
+  ASSERT_TRUE((*store)->Forget(Tokens({"meeting"}), "h2", &f).ok());
+  EXPECT_EQ(f, ForgetOutcome::kForgotten);
+  ASSERT_TRUE((*store)->Commit().ok());
+  auto model = BayesModel::Load(path);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->nspam(), 4u);
+  EXPECT_EQ((*model)->nham(), 1u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("cheap")).spam, 4u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("meeting")).ham, 1u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("offer")).spam, 1u);
+
+  // The upgraded tokens are as old as the upgrade: kept for a whole period.
+  (*store)->set_today(today + 30);
+  uint64_t removed = 99;
+  ASSERT_TRUE((*store)->Expire(30, 5, &removed).ok());
+  EXPECT_EQ(removed, 0u);
+  (*store)->set_today(today + 31);
+  ASSERT_TRUE((*store)->Expire(30, 5, &removed).ok());
+  EXPECT_EQ(removed, 3u);  // all but "cheap", seen in 5 messages
+}
+
+TEST(SpamBayesStore, RefusesALaterSchema) {
+  TempDir dir;
+  const std::string path = dir.Path("b.sqlite");
+  WriteSchema1Store(path);
+  Exec(path, "UPDATE meta SET value=3 WHERE key='schema'");
+  auto model = BayesModel::Load(path);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), Status::Code::kParseError);
+  EXPECT_NE(model.status().message().find("schema 3"), std::string::npos)
+      << model.status().message();
+  EXPECT_FALSE(BayesModel::StoredGeneration(path).ok());
+  auto store = BayesStore::Open(path, false);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kParseError);
+  EXPECT_EQ(Query(path, "SELECT value FROM meta WHERE key='schema'"), 3);
+}
+
+TEST(SpamBayesStore, LearningDatesTokensAndForgettingDoesNot) {
+  TempDir dir;
+  const std::string path = dir.Path("b.sqlite");
+  auto store = BayesStore::Open(path, true);
+  ASSERT_TRUE(store.ok());
+  LearnOutcome o;
+  (*store)->set_today(100);
+  ASSERT_TRUE((*store)->Learn(Tokens({"a1", "b1"}), "k1", true, &o).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ(DayOf(path, "a1"), 100);
+  EXPECT_EQ(DayOf(path, "b1"), 100);
+
+  // The same message again counts nothing and dates nothing.
+  (*store)->set_today(200);
+  ASSERT_TRUE((*store)->Learn(Tokens({"a1", "b1"}), "k1", true, &o).ok());
+  EXPECT_EQ(o, LearnOutcome::kAlreadyKnown);
+  ASSERT_TRUE((*store)->Learn(Tokens({"b1", "c1"}), "k2", false, &o).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ(DayOf(path, "a1"), 100);
+  EXPECT_EQ(DayOf(path, "b1"), 200);
+  EXPECT_EQ(DayOf(path, "c1"), 200);
+
+  // Forgetting leaves the day; a token forgotten to 0/0 goes.
+  (*store)->set_today(300);
+  ForgetOutcome f;
+  ASSERT_TRUE((*store)->Forget(Tokens({"b1", "c1"}), "k2", &f).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ(DayOf(path, "b1"), 200);
+  EXPECT_EQ(DayOf(path, "c1"), -1);
+
+  // A message that moves is learned again.
+  (*store)->set_today(400);
+  ASSERT_TRUE((*store)->Learn(Tokens({"a1", "b1"}), "k1", false, &o).ok());
+  EXPECT_EQ(o, LearnOutcome::kMoved);
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ(DayOf(path, "a1"), 400);
+  EXPECT_EQ(DayOf(path, "b1"), 400);
+
+  // Learned and forgotten within one batch: no row left at 0/0. A token that one message
+  // brought and another took away in the same batch (its counts as they were) is dated
+  // by the learning.
+  (*store)->set_today(500);
+  ASSERT_TRUE((*store)->Learn(Tokens({"d1"}), "k3", true, &o).ok());
+  ASSERT_TRUE((*store)->Forget(Tokens({"d1"}), "k3", &f).ok());
+  ASSERT_TRUE((*store)->Learn(Tokens({"b1"}), "k4", false, &o).ok());
+  ASSERT_TRUE((*store)->Forget(Tokens({"a1", "b1"}), "k1", &f).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ(DayOf(path, "d1"), -1);
+  EXPECT_EQ(DayOf(path, "a1"), -1);
+  EXPECT_EQ(DayOf(path, "b1"), 500);
+  EXPECT_EQ(Query(path, "SELECT ham FROM tokens WHERE hash=" +
+                            std::to_string(static_cast<int64_t>(TokenHash("b1")))),
+            1);
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM tokens WHERE spam=0 AND ham=0"), 0);
+}
+
+TEST(SpamBayesStore, ExpireRemovesOldRareTokensOnly) {
+  TempDir dir;
+  const std::string path = dir.Path("b.sqlite");
+  auto store = BayesStore::Open(path, true);
+  ASSERT_TRUE(store.ok());
+  LearnOutcome o;
+  (*store)->set_today(1000);
+  // "freq" in five messages, the rest in one each; and many one-off tokens, so the file
+  // has pages to give back.
+  TokenSet bulk;
+  for (int i = 0; i < 20000; ++i) bulk.hashes.push_back(TokenHash("bulk" + std::to_string(i)));
+  std::sort(bulk.hashes.begin(), bulk.hashes.end());
+  ASSERT_TRUE((*store)->Learn(Tokens({"rare1", "freq"}), "s1", true, &o).ok());
+  ASSERT_TRUE((*store)->Learn(Tokens({"rare2", "freq"}), "s2", true, &o).ok());
+  ASSERT_TRUE((*store)->Learn(Tokens({"hamrare", "freq"}), "h1", false, &o).ok());
+  ASSERT_TRUE((*store)->Learn(Tokens({"freq"}), "h2", false, &o).ok());
+  ASSERT_TRUE((*store)->Learn(Tokens({"freq"}), "h3", false, &o).ok());
+  ASSERT_TRUE((*store)->Learn(bulk, "h4", false, &o).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  (*store)->set_today(1100);
+  ASSERT_TRUE((*store)->Learn(Tokens({"recent"}), "s6", true, &o).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  EXPECT_EQ((*store)->counts().tokens, 20005u);
+  auto g = BayesModel::StoredGeneration(path);
+  ASSERT_TRUE(g.ok());
+  const uint64_t generation = *g;
+  Exec(path, "PRAGMA wal_checkpoint(TRUNCATE)");  // everything in the file, to measure it
+  struct stat before;
+  ASSERT_EQ(stat(path.c_str(), &before), 0);
+
+  uint64_t removed = 99;
+  EXPECT_EQ((*store)->Expire(-1, 5, &removed).code(), Status::Code::kInvalidArgument);
+  // Exactly max_age_days old is not older than that: nothing goes, no new generation.
+  (*store)->set_today(1030);
+  ASSERT_TRUE((*store)->Expire(30, 5, &removed).ok());
+  EXPECT_EQ(removed, 0u);
+  EXPECT_EQ(*BayesModel::StoredGeneration(path), generation);
+
+  (*store)->set_today(1100);
+  ASSERT_TRUE((*store)->Expire(30, 5, &removed).ok());
+  EXPECT_EQ(removed, 20003u);  // rare1, rare2, hamrare and the bulk
+  EXPECT_EQ((*store)->counts().tokens, 2u);
+  EXPECT_EQ((*store)->counts().nspam, 3u);
+  EXPECT_EQ((*store)->counts().nham, 4u);
+  EXPECT_GT(*BayesModel::StoredGeneration(path), generation);
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM learned"), 7);
+  struct stat after;
+  ASSERT_EQ(stat(path.c_str(), &after), 0);
+  EXPECT_LT(after.st_size, before.st_size / 4);  // compacted
+  ASSERT_EQ(stat((path + "-wal").c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, 0);
+
+  BayesParams few;
+  few.min_messages = 1;
+  auto model = BayesModel::Load(path, few);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->nspam(), 3u);
+  EXPECT_EQ((*model)->nham(), 4u);
+  EXPECT_EQ((*model)->token_count(), 2u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("freq")).spam, 2u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("freq")).ham, 3u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("recent")).spam, 1u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("rare1")).spam, 0u);
+  BayesResult r = (*model)->Classify(Tokens({"recent", "rare1", "freq"}));
+  EXPECT_TRUE(r.trained);
+  EXPECT_EQ(r.tokens_used, 1);  // "recent"; "freq" is no clue, "rare1" is gone
+  EXPECT_GT(r.probability, 0.5);
+
+  // Messages whose tokens were expired are still forgotten and moved, counts stopping at 0.
+  ForgetOutcome f;
+  ASSERT_TRUE((*store)->Forget(Tokens({"rare1", "freq"}), "s1", &f).ok());
+  EXPECT_EQ(f, ForgetOutcome::kForgotten);
+  ASSERT_TRUE((*store)->Learn(Tokens({"hamrare", "freq"}), "h1", true, &o).ok());
+  EXPECT_EQ(o, LearnOutcome::kMoved);
+  ASSERT_TRUE((*store)->Commit().ok());
+  model = BayesModel::Load(path, few);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->nspam(), 3u);
+  EXPECT_EQ((*model)->nham(), 3u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("rare1")).spam, 0u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("freq")).spam, 2u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("freq")).ham, 2u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("hamrare")).spam, 1u);
+  EXPECT_EQ((*model)->Lookup(TokenHash("hamrare")).ham, 0u);
+  EXPECT_EQ((*model)->token_count(), 3u);
+  EXPECT_EQ(Query(path, "SELECT count(*) FROM tokens WHERE spam<0 OR ham<0"), 0);
+
+  // Learning not committed yet is committed first, then counted.
+  ASSERT_TRUE((*store)->Learn(Tokens({"late"}), "s7", true, &o).ok());
+  ASSERT_TRUE((*store)->Expire(30, 5, &removed).ok());
+  EXPECT_EQ(removed, 0u);
+  EXPECT_EQ(Query(path, "SELECT value FROM meta WHERE key='nspam'"), 4);
+  EXPECT_EQ(DayOf(path, "late"), 1100);
 }
 
 // A synthetic site: spam about prizes and pills, ham about meetings and reports, and words
@@ -813,6 +1131,141 @@ TEST(SpamTrain, ExitStatus) {
   EXPECT_EQ(RunTrain(o, out, err), 2);
   o.db_path = dir.Write("garbage.sqlite", std::string(4096, 'g'));
   EXPECT_EQ(RunTrain(o, out, err), 2);
+}
+
+TEST(SpamTrain, ParsesExpireArguments) {
+  std::vector<std::string> alone = {"--db", "x.sqlite", "--expire", "180"};
+  auto a = Argv(alone);
+  auto o = ParseTrainArgs(a);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->expire_days, 180);
+  EXPECT_EQ(o->expire_keep, 5u);
+  std::vector<std::string> both = {"--spam", "s", "--expire-keep", "1000000", "--expire", "36500"};
+  auto b = Argv(both);
+  o = ParseTrainArgs(b);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->expire_days, 36500);
+  EXPECT_EQ(o->expire_keep, 1000000u);
+  EXPECT_EQ(o->spam_paths, (std::vector<std::string>{"s"}));
+  // Without --expire there is none.
+  std::vector<std::string> none = {"--spam", "s"};
+  auto n = Argv(none);
+  EXPECT_EQ(ParseTrainArgs(n)->expire_days, 0);
+
+  for (std::vector<std::string> bad :
+       std::vector<std::vector<std::string>>{{"--expire", "0"},
+                                             {"--expire", "36501"},
+                                             {"--expire", "-5"},
+                                             {"--expire", "30d"},
+                                             {"--expire", " 30"},
+                                             {"--expire", "abc"},
+                                             {"--expire", "99999999999999999999999"},
+                                             {"--expire"},
+                                             {"--expire", "30", "--expire-keep", "0"},
+                                             {"--expire", "30", "--expire-keep", "1000001"},
+                                             {"--expire", "30", "--expire-keep", "x"},
+                                             {"--spam", "s", "--expire-keep", "3"}}) {
+    auto v = Argv(bad);
+    auto r = ParseTrainArgs(v);
+    ASSERT_FALSE(r.ok()) << bad[0] << " " << (bad.size() > 1 ? bad[1] : "");
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("--expire"), std::string::npos) << r.status().message();
+  }
+  std::vector<std::string> range = {"--expire", "0"};
+  auto rv = Argv(range);
+  EXPECT_NE(ParseTrainArgs(rv).status().message().find("from 1 to 36500"), std::string::npos)
+      << ParseTrainArgs(rv).status().message();
+  std::ostringstream usage;
+  TrainUsage(usage);
+  EXPECT_NE(usage.str().find("--expire DAYS"), std::string::npos);
+}
+
+// YYYY-MM-DD, `days_ago` days before today (UTC).
+std::string DateDaysAgo(int64_t days_ago) {
+  const int64_t today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())
+                            .time_since_epoch()
+                            .count();
+  const time_t t = static_cast<time_t>((today - days_ago) * 86400);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+  return buf;
+}
+
+TEST(SpamTrain, ExpireAloneAndAfterLearning) {
+  TempDir dir;
+  WriteMails(dir, "spam", true, 0, 60);
+  WriteMails(dir, "ham", false, 0, 60);
+  TrainOptions o;
+  o.db_path = dir.Path("store.sqlite");
+  o.spam_paths = {dir.Path("spam")};
+  o.ham_paths = {dir.Path("ham")};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTrain(o, out, err), 0) << err.str();
+  const int64_t tokens = Query(o.db_path, "SELECT count(*) FROM tokens");
+  const int64_t rare = Query(o.db_path, "SELECT count(*) FROM tokens WHERE spam+ham < 5");
+  ASSERT_GT(rare, 0);
+  ASSERT_LT(rare, tokens);
+
+  // Alone: nothing is old yet.
+  TrainOptions expire;
+  expire.db_path = o.db_path;
+  expire.expire_days = 180;
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTrain(expire, out2, err2), 0) << err2.str();
+  EXPECT_EQ(out2.str().find("read "), std::string::npos) << out2.str();
+  EXPECT_NE(
+      out2.str().find("train: expired 0 tokens last learned before " + DateDaysAgo(180) +
+                      " and seen in fewer than 5 messages; " + std::to_string(tokens) + " left"),
+      std::string::npos)
+      << out2.str();
+
+  // A year later (the store made older) the rare tokens go, the store's totals stay.
+  Exec(o.db_path, "UPDATE tokens SET day=day-365");
+  std::ostringstream out3, err3;
+  ASSERT_EQ(RunTrain(expire, out3, err3), 0) << err3.str();
+  EXPECT_NE(out3.str().find("train: expired " + std::to_string(rare) + " tokens"),
+            std::string::npos)
+      << out3.str();
+  EXPECT_NE(out3.str().find("; " + std::to_string(tokens - rare) + " left"), std::string::npos)
+      << out3.str();
+  EXPECT_NE(out3.str().find("60 spam, 60 ham, " + std::to_string(tokens - rare) + " tokens"),
+            std::string::npos)
+      << out3.str();
+  auto model = BayesModel::Load(o.db_path);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->nspam(), 60u);
+  EXPECT_EQ((*model)->token_count(), static_cast<uint64_t>(tokens - rare));
+
+  // With learning: the new messages' tokens are today's and stay; --expire-keep 1000
+  // takes every old token.
+  WriteMails(dir, "more", true, 100, 3);
+  TrainOptions both;
+  both.db_path = o.db_path;
+  both.spam_paths = {dir.Path("more")};
+  both.expire_days = 30;
+  both.expire_keep = 1000;
+  std::ostringstream out4, err4;
+  ASSERT_EQ(RunTrain(both, out4, err4), 0) << err4.str();
+  EXPECT_NE(out4.str().find("read 3 messages"), std::string::npos) << out4.str();
+  EXPECT_NE(out4.str().find("\n  expired "), std::string::npos) << out4.str();
+  EXPECT_NE(out4.str().find("seen in fewer than 1000 messages"), std::string::npos) << out4.str();
+  EXPECT_NE(out4.str().find("63 spam, 60 ham"), std::string::npos) << out4.str();
+  const int64_t today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())
+                            .time_since_epoch()
+                            .count();
+  EXPECT_EQ(Query(o.db_path, "SELECT count(*) FROM tokens WHERE day < " + std::to_string(today)),
+            0);
+  EXPECT_GT(Query(o.db_path, "SELECT count(*) FROM tokens"), 0);
+
+  // --quiet prints nothing; a store that cannot be opened is exit 2.
+  expire.quiet = true;
+  std::ostringstream out5, err5;
+  EXPECT_EQ(RunTrain(expire, out5, err5), 0) << err5.str();
+  EXPECT_EQ(out5.str(), "");
+  expire.db_path = dir.Write("garbage.sqlite", std::string(4096, 'g'));
+  EXPECT_EQ(RunTrain(expire, out5, err5), 2);
 }
 
 TEST(SpamTrain, CrossCheckSplitsByTheNamesDigit) {
