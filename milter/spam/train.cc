@@ -2,16 +2,28 @@
 // parser as in the milter (content limits) and view (ViewLimits); a message that cannot be
 // read is counted and named, never fatal. Only the store's own failures stop the run, and
 // then what was learned since the last commit is rolled back.
+//
+// The report spool (--spool) is a drop box every local user may write to: an entry there
+// may be a symbolic link, a FIFO, a directory or a file of any size. A report is opened
+// with O_NOFOLLOW | O_NONBLOCK and read only when fstat says it is a regular file, and then
+// only up to the message size limit; anything else is skipped and removed, so that no
+// entry can make a run block or read a file the reporter could not. What can be neither
+// read nor removed is renamed to a dot name, kept for the admin and never listed again.
 #include "milter/spam/train.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +70,13 @@ struct Tally {
   uint64_t unreadable = 0;
 };
 
+// What became of the spool's reports.
+struct SpoolTally {
+  uint64_t learned[2] = {0, 0};  // ham, spam: read and learned (or already known, or moved)
+  uint64_t skipped = 0;          // empty, too large, not a regular file: removed unread
+  uint64_t left = 0;             // unreadable, or could not be removed: set aside
+};
+
 const char* ProblemWord(MailProblem::Kind kind) {
   switch (kind) {
     case MailProblem::Kind::kUnreadable:
@@ -84,6 +103,104 @@ void Note(const MailProblem& p, Tally* t, std::ostream& err) {
       break;
   }
   err << "train: " << p.origin << ": " << ProblemWord(p.kind) << ": " << p.detail << "\n";
+}
+
+// One report waiting in the spool.
+struct Report {
+  std::string name;  // the file name: starts with the time the report was made
+  bool spam;
+  std::string path;
+};
+
+// The reports in dir/spam/new and dir/ham/new, in the order of their names. A missing
+// new/ holds none; one that cannot be listed is named on `err` and sets `*unreadable`.
+std::vector<Report> ListSpool(const std::string& dir, std::ostream& err, bool* unreadable) {
+  namespace fs = std::filesystem;
+  std::vector<Report> reports;
+  for (bool spam : {true, false}) {
+    const fs::path sub = fs::path(dir) / (spam ? "spam" : "ham") / "new";
+    std::error_code ec;
+    fs::directory_iterator it(sub, ec);
+    if (ec == std::errc::no_such_file_or_directory) continue;
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.empty() || name[0] == '.') continue;
+      reports.push_back({name, spam, it->path().string()});
+    }
+    if (ec) {
+      err << "train: " << sub.string() << ": cannot list: " << ec.message() << "\n";
+      *unreadable = true;
+    }
+  }
+  std::sort(reports.begin(), reports.end(), [](const Report& a, const Report& b) {
+    return a.name != b.name ? a.name < b.name : a.path < b.path;
+  });
+  return reports;
+}
+
+enum class ReportRead { kText, kGone, kUnreadable, kNotAFile, kTooLarge, kEmpty };
+
+// One report into `text`, up to `limit` bytes (see the top of the file); `detail` says why
+// not.
+ReportRead ReadReport(const std::string& path, size_t limit, std::string* text,
+                      std::string* detail) {
+  text->clear();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    *detail = std::strerror(errno);
+    if (errno == ENOENT) return ReportRead::kGone;  // removed by another run meanwhile
+    return errno == ELOOP ? ReportRead::kNotAFile : ReportRead::kUnreadable;
+  }
+  struct stat st;
+  ReportRead result = ReportRead::kText;
+  if (::fstat(fd, &st) != 0) {
+    *detail = std::strerror(errno);
+    result = ReportRead::kUnreadable;
+  } else if (!S_ISREG(st.st_mode)) {
+    *detail = "not a regular file";
+    result = ReportRead::kNotAFile;
+  } else if (static_cast<uint64_t>(st.st_size) > limit) {
+    result = ReportRead::kTooLarge;
+  } else {
+    char buf[64 << 10];
+    for (;;) {
+      const ssize_t got = ::read(fd, buf, sizeof(buf));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        *detail = std::strerror(errno);
+        result = ReportRead::kUnreadable;
+        break;
+      }
+      if (got == 0) break;
+      if (text->size() + static_cast<size_t>(got) > limit) {  // grew since fstat
+        result = ReportRead::kTooLarge;
+        break;
+      }
+      text->append(buf, static_cast<size_t>(got));
+    }
+  }
+  ::close(fd);
+  if (result == ReportRead::kTooLarge) *detail = "over " + std::to_string(limit) + " bytes";
+  if (result == ReportRead::kText && text->find_first_not_of("\r\n \t") == std::string::npos) {
+    *detail = "empty file";
+    result = ReportRead::kEmpty;
+  }
+  if (result != ReportRead::kText) text->clear();
+  return result;
+}
+
+// A report that cannot be read or removed is renamed to ".<name>" in its directory: kept for
+// the admin, but no longer listed, so that it does not hold the spool's path unit in a loop
+// of runs that fail on it again. False when even that fails.
+bool SetAside(const std::string& path, std::ostream& err) {
+  const size_t slash = path.rfind('/');
+  const std::string aside = path.substr(0, slash + 1) + "." + path.substr(slash + 1);
+  if (::rename(path.c_str(), aside.c_str()) == 0) {
+    err << "train: " << path << ": set aside as " << aside << "\n";
+    return true;
+  }
+  err << "train: " << path << ": cannot set it aside: " << std::strerror(errno) << "\n";
+  return false;
 }
 
 double Seconds(Clock::time_point since) {
@@ -256,10 +373,13 @@ std::string DayDate(int64_t day) {
 
 void TrainUsage(std::ostream& out) {
   out << "usage: mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]...\n"
-         "                         [--ham PATH]... [--forget PATH]...\n"
+         "                         [--ham PATH]... [--forget PATH]... [--spool DIR]\n"
          "                         [--expire DAYS [--expire-keep N]] [--quiet]\n"
-         "  PATH: an mbox, a maildir, a directory of messages, or one message file.\n"
+         "  PATH: an mbox, a maildir, a directory of messages, one message file,\n"
+         "    or - for standard input.\n"
          "  --forget unlearns; a message learned before as the other class moves.\n"
+         "  --spool learns users' reports, one message per file in DIR/spam/new and\n"
+         "    DIR/ham/new, in the order of their names, then removes them.\n"
          "  --expire removes, after learning, the tokens last learned more than DAYS\n"
          "    (1-36500) days ago and seen in fewer than N messages (default 5), and\n"
          "    compacts the store; it may be given alone (monthly, e.g. --expire 180).\n"
@@ -287,6 +407,11 @@ Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
     if (arg == "--db") value = &o.db_path;
     if (arg == "--config" || arg == "-c") value = &o.config_path;
     if (arg == "--cross-check") value = &o.cross_check;
+    if (arg == "--spool") {
+      if (!o.spool_dir.empty())
+        return Status::InvalidArgument("train: --spool is given once (one spool per run)");
+      value = &o.spool_dir;
+    }
     if (arg == "--spam") values = &o.spam_paths;
     if (arg == "--ham") values = &o.ham_paths;
     if (arg == "--forget") values = &o.forget_paths;
@@ -308,15 +433,18 @@ Result<TrainOptions> ParseTrainArgs(std::span<char* const> args) {
       keep_given = true;
     }
   }
-  if (o.spam_paths.empty() && o.ham_paths.empty() && o.forget_paths.empty() && o.expire_days == 0)
+  if (o.spam_paths.empty() && o.ham_paths.empty() && o.forget_paths.empty() &&
+      o.spool_dir.empty() && o.expire_days == 0)
     return Status::InvalidArgument(
-        "train: nothing to do: give --spam, --ham, --forget or --expire");
+        "train: nothing to do: give --spam, --ham, --forget, --spool or --expire");
   if (keep_given && o.expire_days == 0)
     return Status::InvalidArgument("train: --expire-keep needs --expire DAYS");
   if (!o.cross_check.empty() && (o.spam_paths.empty() || o.ham_paths.empty()))
     return Status::InvalidArgument("train: --cross-check needs --spam and --ham");
   if (!o.cross_check.empty() && o.expire_days != 0)
     return Status::InvalidArgument("train: --cross-check uses a store of its own: no --expire");
+  if (!o.cross_check.empty() && !o.spool_dir.empty())
+    return Status::InvalidArgument("train: --cross-check reads --spam and --ham only: no --spool");
   return o;
 }
 
@@ -325,6 +453,14 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
   if (o.db_path.empty()) {
     err << "train: no store: give --db PATH (or bayes_db in the spam rule)\n";
     return 2;
+  }
+  if (!o.spool_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(o.spool_dir, ec)) {
+      err << "train: --spool " << o.spool_dir << ": "
+          << (ec ? ec.message() : std::string("not a directory")) << "\n";
+      return 2;
+    }
   }
   const Clock::time_point start = Clock::now();
   auto opened = BayesStore::Open(o.db_path, /*create=*/true);
@@ -339,6 +475,41 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
   bool unreadable_path = false;
 
   enum class Mode { kForget, kSpam, kHam };
+  // One message into the store; a failure is kept in `failed`.
+  auto take = [&](Mode mode, const std::string& origin, std::string_view text) {
+    if (!failed.ok()) return;
+    ++tally.read;
+    Prepared p = Prepare(o, text);
+    Status st;
+    if (mode == Mode::kForget) {
+      ForgetOutcome outcome;
+      st = store.Forget(p.tokens, p.key, &outcome);
+      if (st.ok()) ++(outcome == ForgetOutcome::kForgotten ? tally.forgotten : tally.not_known);
+    } else {
+      const int c = mode == Mode::kSpam ? 1 : 0;
+      LearnOutcome outcome;
+      st = store.Learn(p.tokens, p.key, c == 1, &outcome);
+      if (st.ok()) {
+        switch (outcome) {
+          case LearnOutcome::kLearned:
+            ++tally.learned[c];
+            break;
+          case LearnOutcome::kAlreadyKnown:
+            ++tally.known[c];
+            break;
+          case LearnOutcome::kMoved:
+            ++tally.moved[c];
+            break;
+        }
+      }
+    }
+    if (st.ok() && ++since_commit >= std::max<size_t>(o.commit_every, 1)) {
+      st = store.Commit();
+      since_commit = 0;
+    }
+    if (!st.ok()) failed = Status::IoError(st.message() + " (at " + origin + ")");
+  };
+
   for (Mode mode : {Mode::kForget, Mode::kSpam, Mode::kHam}) {
     const std::vector<std::string>& paths = mode == Mode::kForget ? o.forget_paths
                                             : mode == Mode::kSpam ? o.spam_paths
@@ -347,40 +518,7 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
       if (!failed.ok()) break;
       Status s = ReadMailSource(
           path, o.source,
-          [&](const std::string& origin, std::string_view text) {
-            if (!failed.ok()) return;
-            ++tally.read;
-            Prepared p = Prepare(o, text);
-            Status st;
-            if (mode == Mode::kForget) {
-              ForgetOutcome outcome;
-              st = store.Forget(p.tokens, p.key, &outcome);
-              if (st.ok())
-                ++(outcome == ForgetOutcome::kForgotten ? tally.forgotten : tally.not_known);
-            } else {
-              const int c = mode == Mode::kSpam ? 1 : 0;
-              LearnOutcome outcome;
-              st = store.Learn(p.tokens, p.key, c == 1, &outcome);
-              if (st.ok()) {
-                switch (outcome) {
-                  case LearnOutcome::kLearned:
-                    ++tally.learned[c];
-                    break;
-                  case LearnOutcome::kAlreadyKnown:
-                    ++tally.known[c];
-                    break;
-                  case LearnOutcome::kMoved:
-                    ++tally.moved[c];
-                    break;
-                }
-              }
-            }
-            if (st.ok() && ++since_commit >= std::max<size_t>(o.commit_every, 1)) {
-              st = store.Commit();
-              since_commit = 0;
-            }
-            if (!st.ok()) failed = Status::IoError(st.message() + " (at " + origin + ")");
-          },
+          [&](const std::string& origin, std::string_view text) { take(mode, origin, text); },
           [&](const MailProblem& p) { Note(p, &tally, err); });
       if (!s.ok()) {
         err << "train: " << s.message() << "\n";
@@ -388,13 +526,62 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
       }
     }
   }
+
+  // The reports, in the order they were made; removed only once committed.
+  SpoolTally spool;
+  std::vector<std::pair<std::string, bool>> done;  // to remove after the commit; learned?
+  if (!o.spool_dir.empty() && failed.ok()) {
+    std::string text, detail;
+    for (const Report& r : ListSpool(o.spool_dir, err, &unreadable_path)) {
+      if (!failed.ok()) break;
+      const ReportRead got = ReadReport(r.path, o.source.max_message_bytes, &text, &detail);
+      switch (got) {
+        case ReportRead::kGone:
+          continue;
+        case ReportRead::kText:
+          take(r.spam ? Mode::kSpam : Mode::kHam, r.path, text);
+          ++spool.learned[r.spam ? 1 : 0];
+          break;
+        case ReportRead::kUnreadable:
+          Note({MailProblem::Kind::kUnreadable, r.path, detail}, &tally, err);
+          SetAside(r.path, err);
+          ++spool.left;
+          continue;
+        case ReportRead::kNotAFile:
+          err << "train: " << r.path << ": skipped, " << detail << "\n";
+          unreadable_path = true;
+          ++spool.skipped;
+          break;
+        case ReportRead::kTooLarge:
+          Note({MailProblem::Kind::kTooLarge, r.path, detail}, &tally, err);
+          ++spool.skipped;
+          break;
+        case ReportRead::kEmpty:
+          Note({MailProblem::Kind::kEmpty, r.path, detail}, &tally, err);
+          ++spool.skipped;
+          break;
+      }
+      done.emplace_back(r.path, got == ReportRead::kText);
+    }
+  }
   if (failed.ok()) failed = store.Commit();
   if (!failed.ok()) {
-    err << "train: " << failed.message() << "; learning since the last commit is lost\n";
+    err << "train: " << failed.message() << "; learning since the last commit is lost"
+        << (done.empty() ? "" : "; the reports stay in the spool") << "\n";
     return 2;
   }
+  for (const auto& [path, learned] : done) {
+    if (::unlink(path.c_str()) == 0 || errno == ENOENT) continue;
+    err << "train: cannot remove " << path << ": " << std::strerror(errno)
+        << (learned ? " (learned)" : "") << "\n";
+    SetAside(path, err);
+    unreadable_path = true;
+    ++spool.left;
+    if (!learned) --spool.skipped;
+  }
   const double learn_s = Seconds(start);
-  const bool learning = !o.spam_paths.empty() || !o.ham_paths.empty() || !o.forget_paths.empty();
+  const bool learning = !o.spam_paths.empty() || !o.ham_paths.empty() || !o.forget_paths.empty() ||
+                        !o.spool_dir.empty();
   uint64_t expired = 0;
   double expire_s = 0;
   if (o.expire_days > 0) {
@@ -414,10 +601,10 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
                     learn_s > 0 ? tally.read / learn_s : 0.0);
       out << "train: read " << tally.read << " messages in " << rate << "\n";
     }
-    if (!o.spam_paths.empty())
+    if (!o.spam_paths.empty() || !o.spool_dir.empty())
       out << "  spam: " << tally.learned[1] << " learned, " << tally.known[1] << " already known, "
           << tally.moved[1] << " moved from ham\n";
-    if (!o.ham_paths.empty())
+    if (!o.ham_paths.empty() || !o.spool_dir.empty())
       out << "  ham:  " << tally.learned[0] << " learned, " << tally.known[0] << " already known, "
           << tally.moved[0] << " moved from spam\n";
     if (!o.forget_paths.empty())
@@ -425,6 +612,16 @@ int RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& err) {
     if (tally.too_large + tally.empty + tally.unreadable > 0)
       out << "  skipped: " << tally.too_large << " too large, " << tally.empty << " empty; "
           << tally.unreadable << " unreadable\n";
+    if (!o.spool_dir.empty()) {
+      const uint64_t n = spool.learned[0] + spool.learned[1];
+      out << "  reports in " << o.spool_dir << ": learned " << n
+          << (n == 1 ? " report" : " reports") << " (" << spool.learned[1] << " spam, "
+          << spool.learned[0] << " ham)"
+          << (n + spool.skipped > 0 ? ", removed from the spool" : "");
+      if (spool.skipped > 0) out << "; " << spool.skipped << " skipped and removed";
+      if (spool.left > 0) out << "; " << spool.left << " set aside (see the errors)";
+      out << "\n";
+    }
     if (o.expire_days > 0) {
       char took[32];
       std::snprintf(took, sizeof(took), " (%.1f s)", expire_s);

@@ -1,23 +1,39 @@
 // `mailwarden-milter train`: teaches the classifier (bayes.h) the site's own mail.
 //
 //   mailwarden-milter [--config FILE] train [--db PATH] [--spam PATH]... [--ham PATH]...
-//                     [--forget PATH]... [--expire DAYS [--expire-keep N]] [--quiet]
+//                     [--forget PATH]... [--spool DIR] [--expire DAYS [--expire-keep N]]
+//                     [--quiet]
 //
 // Each PATH is an mbox, a maildir, a directory of message files or one message
-// (mail_source.h). Every message is read as the milter reads it (the same content limits
-// and message view, so that training sees what classification will see), tokenized, and
-// learned into the store at --db (created when missing): --forget paths first (their
-// messages are unlearned), then --spam, then --ham. A message learned before as the same
+// (mail_source.h), or "-" for standard input (a message or an mbox piped in). Every
+// message is read as the milter reads it (the same content limits and message view, so
+// that training sees what classification will see), tokenized, and learned into the store
+// at --db (created when missing): --forget paths first (their messages are unlearned), then
+// --spam, then --ham, then the reports in --spool. A message learned before as the same
 // class is not counted twice; learned before as the other class it moves, which is how a
 // user's "report as spam" corrects the store. With --expire, once the learning is
 // committed, the tokens last learned more than DAYS days ago and seen in fewer than N
 // messages (default 5) are removed and the file compacted (BayesStore::Expire); --expire
 // may also be given alone. A summary follows: messages read, learned, already known,
-// moved, forgotten, skipped (and why), tokens expired, the store's totals, time taken.
+// moved, forgotten, skipped (and why), reports learned, tokens expired, the store's totals,
+// time taken.
 //
-// Exit status: 0 done; 1 done, but some input could not be read (named on the error
-// stream); 2 usage error or the store could not be opened or written (nothing committed
-// since the last commit; learning is committed every TrainOptions::commit_every messages).
+// --spool DIR: users' reports, as the mail server's hook (conf/dovecot/mailwarden-report)
+// queues them: one message per file in DIR/spam/new and DIR/ham/new (tmp/ holds reports
+// being written and is left alone; names starting with '.' are skipped). The files of both
+// classes are learned in the order of their names, which start with the time the report
+// was made, so a message reported as spam and later as ham ends as ham. Once the learning
+// is committed, the reports learned, and those skipped as empty, too large or not a regular
+// file, are removed; an unreadable one stays and is named on the error stream. Stopping
+// between the commit and the removal costs nothing: the next run finds the same reports
+// already known. A missing DIR/spam/new or DIR/ham/new holds no reports; a missing DIR is a
+// usage error. The spool's directories are a drop box that local users may write to, so a
+// report is opened without following a symbolic link and read only if it is a regular file.
+//
+// Exit status: 0 done; 1 done, but some input could not be read, or a report could not be
+// removed (named on the error stream); 2 usage error or the store could not be opened or
+// written (nothing committed since the last commit; learning is committed every
+// TrainOptions::commit_every messages; no report is removed).
 //
 // A hidden mode measures the tokenizer and the classifier without touching any store:
 // `train --cross-check FILE --spam P --ham P` learns, in a temporary store, the messages
@@ -51,6 +67,7 @@ struct TrainOptions {
   std::vector<std::string> spam_paths;
   std::vector<std::string> ham_paths;
   std::vector<std::string> forget_paths;
+  std::string spool_dir;     // --spool DIR: users' reports (above); "" if none
   int64_t expire_days = 0;   // --expire DAYS, 1..36500; 0: no expiry
   uint32_t expire_keep = 5;  // --expire-keep N, 1..1000000: tokens seen this often stay
   bool quiet = false;        // only problems and errors are printed
@@ -68,8 +85,8 @@ struct TrainOptions {
 };
 
 // Parses the arguments after `train` ("--db", "x.sqlite", ...). kInvalidArgument naming the
-// bad argument or value; none of --spam, --ham, --forget, --expire is one too (unless
-// --help), and so is --expire-keep without --expire.
+// bad argument or value; none of --spam, --ham, --forget, --spool, --expire is one too
+// (unless --help), and so are --expire-keep without --expire and --spool given twice.
 Result<TrainOptions> ParseTrainArgs(std::span<char* const> args);
 
 // The usage lines of the train command.

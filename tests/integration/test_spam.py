@@ -97,22 +97,26 @@ def spam_rule(**extra) -> dict:
     return rule
 
 
-def setUpModule():
-    global _WORK, _DNS, _LAB
-    _WORK = Path(tempfile.mkdtemp(prefix="mw-spam-test-"))
-    os.chmod(_WORK, 0o755)
-    (_WORK / "spam-rules.yaml").write_text(RULES_YAML, encoding="utf-8")
-    # The classifier: 60 messages of each class, trained through the real command.
+def train_store(work: Path, db: Path) -> None:
+    """Trains the classifier store `db` through the real command, with 60 messages of each
+    class written under work/train."""
     for kind, words in (("spam", SPAM_WORDS), ("ham", HAM_WORDS)):
-        d = _WORK / "train" / kind
+        d = work / "train" / kind
         d.mkdir(parents=True)
         for i in range(60):
             (d / f"{i}.eml").write_bytes(
                 message(f"{kind}{i}@sender.example", f"{kind} {i}", words, i))
     trained = mwlab.run_tool(mwlab.milter_bin(), [
-        "train", "--db", _WORK / "bayes.sqlite",
-        "--spam", _WORK / "train" / "spam", "--ham", _WORK / "train" / "ham"])
+        "train", "--db", db, "--spam", work / "train" / "spam", "--ham", work / "train" / "ham"])
     assert trained.returncode == 0, trained.stdout + trained.stderr
+
+
+def setUpModule():
+    global _WORK, _DNS, _LAB
+    _WORK = Path(tempfile.mkdtemp(prefix="mw-spam-test-"))
+    os.chmod(_WORK, 0o755)
+    (_WORK / "spam-rules.yaml").write_text(RULES_YAML, encoding="utf-8")
+    train_store(_WORK, _WORK / "bayes.sqlite")
     _DNS = mwdns.DnsServer(_WORK / "dns")
     _DNS.start({
         mwdns.client_name(LISTED_CLIENT, "bl.mwlab.test"): "127.0.0.2",

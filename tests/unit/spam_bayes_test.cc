@@ -1,16 +1,19 @@
 // The trainable classifier: tokenizer, store, model, training input and the train command.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unicode/brkiter.h>
 #include <unicode/locid.h>
 #include <unicode/ubrk.h>
 #include <unicode/utext.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <set>
@@ -1038,6 +1041,18 @@ void WriteMails(const TempDir& dir, const std::string& sub, bool spam, int from,
     dir.Write(sub + "/" + std::to_string(n) + ".eml", Mail(spam, n));
 }
 
+// Options that learn 60 spam and 60 ham messages, written under `dir`, into
+// dir/store.sqlite.
+TrainOptions SixtyOfEach(const TempDir& dir) {
+  WriteMails(dir, "spam", true, 0, 60);
+  WriteMails(dir, "ham", false, 0, 60);
+  TrainOptions o;
+  o.db_path = dir.Path("store.sqlite");
+  o.spam_paths = {dir.Path("spam")};
+  o.ham_paths = {dir.Path("ham")};
+  return o;
+}
+
 std::vector<char*> Argv(std::vector<std::string>& args) {
   std::vector<char*> v;
   for (std::string& a : args) v.push_back(a.data());
@@ -1071,12 +1086,7 @@ TEST(SpamTrain, ParsesArguments) {
 
 TEST(SpamTrain, EndToEnd) {
   TempDir dir;
-  WriteMails(dir, "spam", true, 0, 60);
-  WriteMails(dir, "ham", false, 0, 60);
-  TrainOptions o;
-  o.db_path = dir.Path("store.sqlite");
-  o.spam_paths = {dir.Path("spam")};
-  o.ham_paths = {dir.Path("ham")};
+  TrainOptions o = SixtyOfEach(dir);
   std::ostringstream out, err;
   ASSERT_EQ(RunTrain(o, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("read 120 messages"), std::string::npos) << out.str();
@@ -1195,12 +1205,7 @@ std::string DateDaysAgo(int64_t days_ago) {
 
 TEST(SpamTrain, ExpireAloneAndAfterLearning) {
   TempDir dir;
-  WriteMails(dir, "spam", true, 0, 60);
-  WriteMails(dir, "ham", false, 0, 60);
-  TrainOptions o;
-  o.db_path = dir.Path("store.sqlite");
-  o.spam_paths = {dir.Path("spam")};
-  o.ham_paths = {dir.Path("ham")};
+  TrainOptions o = SixtyOfEach(dir);
   std::ostringstream out, err;
   ASSERT_EQ(RunTrain(o, out, err), 0) << err.str();
   const int64_t tokens = Query(o.db_path, "SELECT count(*) FROM tokens");
@@ -1287,6 +1292,251 @@ TEST(SpamTrain, CrossCheckSplitsByTheNamesDigit) {
   EXPECT_NE(out.str().find("learned 104 spam and 104 ham"), std::string::npos) << out.str();
   std::string tsv = testing::ReadFile(o.cross_check);
   EXPECT_EQ(std::count(tsv.begin(), tsv.end(), '\n'), 192);
+}
+
+// ---- standard input and the report spool ----
+
+// Runs `read` with standard input reading `bytes` from a pipe, then puts it back. A writer
+// thread feeds the pipe, so input larger than a pipe's buffer works; input left unread
+// ends in EPIPE once the reading end is closed.
+template <typename Read>
+void WithStdin(const std::string& bytes, Read read) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  void (*old_pipe)(int) = ::signal(SIGPIPE, SIG_IGN);
+  std::thread writer([fd = fds[1], &bytes] {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  });
+  const int saved = ::dup(STDIN_FILENO);
+  ASSERT_GE(saved, 0);
+  ASSERT_EQ(::dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+  ::close(fds[0]);
+  read();
+  ::dup2(saved, STDIN_FILENO);  // closes the pipe's last reading end
+  ::close(saved);
+  writer.join();
+  ::signal(SIGPIPE, old_pipe);
+}
+
+TEST(SpamMailSource, StandardInputIsOneMessageOrAnMbox) {
+  Collected one, box, empty, big;
+  WithStdin("Subject: reported\r\n\r\nbody\r\n", [&] { one = Read("-"); });
+  ASSERT_EQ(one.messages.size(), 1u);
+  EXPECT_EQ(one.messages[0].first, "stdin");
+  EXPECT_EQ(one.messages[0].second, "Subject: reported\r\n\r\nbody\r\n");
+  EXPECT_TRUE(one.problems.empty());
+
+  WithStdin("From a\nSubject: a\n\nx\n\nFrom b\nSubject: b\n\ny\n", [&] { box = Read("-"); });
+  ASSERT_EQ(box.messages.size(), 2u);
+  EXPECT_EQ(box.messages[0].first, "stdin#1");
+  EXPECT_EQ(box.messages[1].second, "Subject: b\n\ny\n");
+
+  WithStdin("", [&] { empty = Read("-"); });
+  EXPECT_TRUE(empty.messages.empty());
+  ASSERT_EQ(empty.problems.size(), 1u);
+  EXPECT_EQ(empty.problems[0].kind, MailProblem::Kind::kEmpty);
+
+  // A pipe has no size to look at first: the message is measured as it is read.
+  MailSourceLimits limits;
+  limits.max_message_bytes = 1000;
+  WithStdin("Subject: big\n\n" + std::string(300000, 'x'), [&] { big = Read("-", limits); });
+  EXPECT_TRUE(big.messages.empty());
+  ASSERT_EQ(big.problems.size(), 1u);
+  EXPECT_EQ(big.problems[0].kind, MailProblem::Kind::kTooLarge);
+  EXPECT_EQ(big.problems[0].origin, "stdin");
+}
+
+TEST(SpamTrain, ParsesSpoolArguments) {
+  std::vector<std::string> alone = {"--spool", "/var/spool/r", "--quiet"};
+  auto a = Argv(alone);
+  auto o = ParseTrainArgs(a);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->spool_dir, "/var/spool/r");
+  EXPECT_TRUE(o->quiet);
+
+  std::vector<std::string> with = {"--spam", "s", "--spool", "r", "--expire", "180"};
+  auto w = Argv(with);
+  o = ParseTrainArgs(w);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->spool_dir, "r");
+  EXPECT_EQ(o->expire_days, 180);
+
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--spool"},
+           {"--spool", ""},
+           {"--spool", "a", "--spool", "b"},
+           {"--cross-check", "f", "--spam", "a", "--ham", "b", "--spool", "r"}}) {
+    auto v = Argv(bad);
+    EXPECT_FALSE(ParseTrainArgs(v).ok()) << bad[0] << " " << bad.size();
+  }
+}
+
+// The entries of the spool's tmp/ and new/ directories, sorted ("spam/new/NAME").
+std::vector<std::string> SpoolFiles(const TempDir& dir) {
+  std::vector<std::string> names;
+  for (const char* sub : {"ham/new", "ham/tmp", "spam/new", "spam/tmp"}) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir.Path("reports/") + sub, ec))
+      names.push_back(std::string(sub) + "/" + e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+StoreCounts CountsOf(const std::string& db) {
+  auto store = BayesStore::Open(db, false);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? (*store)->counts() : StoreCounts{};
+}
+
+TEST(SpamTrain, SpoolLearnsReportsInTheOrderMadeThenRemovesThem) {
+  TempDir dir;
+  TrainOptions base = SixtyOfEach(dir);
+  std::ostringstream out0, err0;
+  ASSERT_EQ(RunTrain(base, out0, err0), 0) << err0.str();
+
+  // Names start with the time of the report: the order they are learned in, across classes.
+  dir.Write("reports/spam/new/1700000000000000100.7.mx", Mail(false, 100));  // spam, then
+  dir.Write("reports/ham/new/1700000000000000200.8.mx", Mail(false, 100));   // ham: ham
+  dir.Write("reports/ham/new/1700000000000000300.9.mx", Mail(false, 101));   // ham, then
+  dir.Write("reports/spam/new/1700000000000000400.9.mx", Mail(false, 101));  // spam: spam
+  dir.Write("reports/spam/new/1700000000000000050.6.mx", Mail(true, 102));
+  dir.Write("reports/ham/new/1700000000000000500.1.mx", "");                      // empty
+  dir.Write("reports/ham/new/1700000000000000600.1.mx", std::string(5000, 'x'));  // too large
+  dir.Write("reports/spam/tmp/1700000000000000700.2.mx", Mail(true, 103));        // being written
+  dir.Write("reports/ham/new/.keep", Mail(false, 104));
+  TrainOptions o;
+  o.db_path = base.db_path;
+  o.spool_dir = dir.Path("reports");
+  o.source.max_message_bytes = 4096;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTrain(o, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("learned 5 reports (3 spam, 2 ham), removed from the spool; 2 "
+                           "skipped and removed"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("spam: 2 learned, 0 already known, 1 moved from ham"), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("ham:  1 learned, 0 already known, 1 moved from spam"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(err.str().find("1700000000000000500.1.mx: skipped, empty"), std::string::npos)
+      << err.str();
+  EXPECT_NE(err.str().find("1700000000000000600.1.mx: skipped, too large"), std::string::npos)
+      << err.str();
+  StoreCounts c = CountsOf(o.db_path);
+  EXPECT_EQ(c.nspam, 62u);  // 60 + 102 + 101
+  EXPECT_EQ(c.nham, 61u);   // 60 + 100
+  EXPECT_EQ(SpoolFiles(dir),
+            (std::vector<std::string>{"ham/new/.keep", "spam/tmp/1700000000000000700.2.mx"}));
+
+  // Nothing waiting: nothing done.
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTrain(o, out2, err2), 0) << err2.str();
+  EXPECT_NE(out2.str().find("learned 0 reports (0 spam, 0 ham)\n"), std::string::npos)
+      << out2.str();
+
+  // A report learned but not removed (a run stopped between the commit and the removal)
+  // is found already known the next time.
+  dir.Write("reports/spam/new/1700000000000000400.9.mx", Mail(false, 101));
+  std::ostringstream out3, err3;
+  ASSERT_EQ(RunTrain(o, out3, err3), 0) << err3.str();
+  EXPECT_NE(out3.str().find("spam: 0 learned, 1 already known"), std::string::npos) << out3.str();
+  EXPECT_NE(out3.str().find("learned 1 report (1 spam, 0 ham)"), std::string::npos) << out3.str();
+  c = CountsOf(o.db_path);
+  EXPECT_EQ(c.nspam, 62u);
+  EXPECT_EQ(c.nham, 61u);
+
+  // With --spam and --ham in the same run: the reports come last.
+  dir.Write("reports/ham/new/1700000000000000800.3.mx", Mail(true, 105));
+  dir.Write("more/105.eml", Mail(true, 105));
+  TrainOptions both = o;
+  both.spam_paths = {dir.Path("more")};
+  std::ostringstream out4, err4;
+  ASSERT_EQ(RunTrain(both, out4, err4), 0) << err4.str();
+  EXPECT_NE(out4.str().find("ham:  0 learned, 0 already known, 1 moved from spam"),
+            std::string::npos)
+      << out4.str();
+  c = CountsOf(o.db_path);
+  EXPECT_EQ(c.nspam, 62u);
+  EXPECT_EQ(c.nham, 62u);
+}
+
+TEST(SpamTrain, SpoolMissingDirectoriesAndOddEntries) {
+  TempDir dir;
+  TrainOptions o;
+  o.db_path = dir.Path("store.sqlite");
+  o.spool_dir = dir.Path("reports");
+  std::ostringstream out, err;
+  // No spool at all: a usage error, before the store is touched.
+  EXPECT_EQ(RunTrain(o, out, err), 2);
+  EXPECT_NE(err.str().find(dir.Path("reports")), std::string::npos) << err.str();
+  EXPECT_FALSE(std::filesystem::exists(o.db_path));
+  o.spool_dir = dir.Write("README", "not a spool");
+  EXPECT_EQ(RunTrain(o, out, err), 2);
+
+  // A spool without its class directories holds no reports.
+  o.spool_dir = dir.Path("reports");
+  std::filesystem::create_directories(o.spool_dir);
+  std::ostringstream out1, err1;
+  ASSERT_EQ(RunTrain(o, out1, err1), 0) << err1.str();
+  EXPECT_NE(out1.str().find("learned 0 reports"), std::string::npos) << out1.str();
+
+  // The spool is a drop box anyone may write to: a link, a FIFO or a directory there is
+  // never read (reading a FIFO would block the run). Links and FIFOs are removed; a
+  // directory cannot be, and is set aside under a dot name, which no run lists again (the
+  // path unit would otherwise start the learner over and over for it).
+  const std::string secret = dir.Write("secret.eml", Mail(true, 7));
+  std::filesystem::create_directories(dir.Path("reports/spam/new"));
+  std::filesystem::create_directories(dir.Path("reports/ham/new/1700000000000000300.1.mx"));
+  std::filesystem::create_symlink(secret, dir.Path("reports/spam/new/1700000000000000100.1.mx"));
+  ASSERT_EQ(::mkfifo(dir.Path("reports/ham/new/1700000000000000200.1.mx").c_str(), 0600), 0);
+  dir.Write("reports/spam/new/1700000000000000400.1.mx", Mail(true, 8));
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunTrain(o, out2, err2), 1);
+  EXPECT_NE(err2.str().find("1700000000000000100.1.mx: skipped, "), std::string::npos)
+      << err2.str();
+  EXPECT_NE(err2.str().find("1700000000000000200.1.mx: skipped, not a regular file"),
+            std::string::npos)
+      << err2.str();
+  EXPECT_NE(err2.str().find("cannot remove " + dir.Path("reports/ham/new/1700000000000000300"
+                                                        ".1.mx")),
+            std::string::npos)
+      << err2.str();
+  EXPECT_NE(out2.str().find("learned 1 report (1 spam, 0 ham), removed from the spool; 2 "
+                            "skipped and removed; 1 set aside"),
+            std::string::npos)
+      << out2.str();
+  EXPECT_NE(err2.str().find("set aside as " + dir.Path("reports/ham/new/.1700000000000000300"
+                                                       ".1.mx")),
+            std::string::npos)
+      << err2.str();
+  EXPECT_EQ(SpoolFiles(dir), (std::vector<std::string>{"ham/new/.1700000000000000300.1.mx"}));
+  EXPECT_EQ(CountsOf(o.db_path).nspam, 1u);  // the link's target was not learned
+  EXPECT_TRUE(std::filesystem::exists(secret));
+  std::ostringstream out_again, err_again;
+  EXPECT_EQ(RunTrain(o, out_again, err_again), 0) << err_again.str();
+  EXPECT_NE(out_again.str().find("learned 0 reports"), std::string::npos) << out_again.str();
+
+  // A report the learner may not read is set aside too (as root every file is readable, so
+  // only an unprivileged run can show it).
+  if (::geteuid() != 0) {
+    const std::string locked =
+        dir.Write("reports/ham/new/1700000000000000900.1.mx", Mail(false, 9));
+    ::chmod(locked.c_str(), 0);
+    std::ostringstream out3, err3;
+    EXPECT_EQ(RunTrain(o, out3, err3), 1);
+    EXPECT_NE(err3.str().find("1700000000000000900.1.mx: cannot read"), std::string::npos)
+        << err3.str();
+    EXPECT_FALSE(std::filesystem::exists(locked));
+    EXPECT_TRUE(std::filesystem::exists(dir.Path("reports/ham/new/.1700000000000000900.1.mx")));
+  }
 }
 
 }  // namespace
