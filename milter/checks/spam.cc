@@ -227,13 +227,7 @@ Status SpamCheck::Inspect(const Message& message, std::vector<Finding>* out) con
 
   std::vector<spam::Signal> signals;
   nlohmann::json skipped = nlohmann::json::array();
-  spam::RuleMatchInput in;
-  in.headers = view.headers;
-  in.body_text = view.body_text;
-  in.body_folded = view.body_folded;
-  in.links = view.links;
-  in.raw = view.raw;
-  rules_->Match(in, &signals);
+  rules_->Match(spam::RuleMatchInput::Of(view), &signals);
   heuristics_->Evaluate(view, &signals);
 
   if (std::shared_ptr<const spam::BayesModel> bayes = CurrentBayes()) {

@@ -63,6 +63,17 @@ struct RuleMatchInput {
   std::string_view body_folded;
   std::span<const Link> links;
   std::string_view raw;
+
+  // All of `view`, which must outlive the input.
+  static RuleMatchInput Of(const MessageView& view) {
+    RuleMatchInput in;
+    in.headers = view.headers;
+    in.body_text = view.body_text;
+    in.body_folded = view.body_folded;
+    in.links = view.links;
+    in.raw = view.raw;
+    return in;
+  }
 };
 
 // One rule as the file declares it (for listings and tools; Match needs none of it).

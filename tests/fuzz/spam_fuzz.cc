@@ -99,10 +99,6 @@ void CheckSignals(const std::vector<spam::Signal>& signals) {
   }
 }
 
-spam::RuleMatchInput MatchInput(const spam::MessageView& view) {
-  return {view.headers, view.body_text, view.links, view.raw};
-}
-
 // ---- 0: a rule file ---------------------------------------------------------------------
 
 // "fuzz.yaml:L:C: reason" with L and C decimal numbers of at least 1.
@@ -167,7 +163,7 @@ void FuzzRuleFile(std::string_view text) {
     std::abort();
   }
   std::vector<spam::Signal> signals;
-  set.Match(MatchInput(FixedView()), &signals);
+  set.Match(spam::RuleMatchInput::Of(FixedView()), &signals);
   CheckSignals(signals);
   if (signals.size() > set.rule_count()) std::abort();  // each rule counts once
 }
@@ -229,7 +225,7 @@ void FuzzMessage(std::string_view text) {
   CheckSignals(signals);
 
   signals.clear();
-  ShippedRules().Match(MatchInput(view), &signals);
+  ShippedRules().Match(spam::RuleMatchInput::Of(view), &signals);
   CheckSignals(signals);
 
   spam::TokenizerLimits token_limits;
