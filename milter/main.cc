@@ -7,7 +7,8 @@
 //                     [--auth USER] [--size N]             offline verdict; exit 0 accept,
 //                                                          1 reject, 2 tempfail, 3 quarantine
 //   mailwarden-milter [--config FILE] train [--db PATH] --spam PATH... --ham PATH...
-//                     [--forget PATH]...                   teach the spam classifier
+//                     [--forget PATH]... [--spool DIR]     teach the spam classifier
+//                     [--expire DAYS [--expire-keep N]]    (users' reports; expiry)
 #include <signal.h>
 #include <unistd.h>
 
@@ -63,7 +64,8 @@ void Usage(std::ostream& out) {
          "       mailwarden-milter [--config FILE] --test MSG.eml [--from ADDR] [--rcpt ADDR]...\n"
          "                         [--client-ip IP] [--auth USER] [--size BYTES]\n"
          "       mailwarden-milter [--config FILE] train [--db PATH] --spam PATH... --ham PATH...\n"
-         "                         [--forget PATH]...\n"
+         "                         [--forget PATH]... [--spool DIR] [--expire DAYS]\n"
+         "                         (train --help for the details)\n"
          "  --test exits 0 accept, 1 reject, 2 tempfail, 3 quarantine (4: could not run)\n"
          "  default config: "
       << kDefaultConfig << "\n";
