@@ -206,6 +206,13 @@ size_t UrlCharLength(std::string_view text, size_t i) {
   return part ? static_cast<size_t>(next) - i : 0;
 }
 
+// An ASCII host name lower-cased, without the trailing dots of a fully qualified name.
+std::string LowerWithoutRootDots(std::string_view host) {
+  std::string lower = AsciiLower(host);
+  while (!lower.empty() && lower.back() == '.') lower.pop_back();
+  return lower;
+}
+
 // The UTS #46 converter, made once; ICU allows concurrent use of one. Null when ICU
 // cannot make it (its data missing): every non-ASCII name is then refused.
 const UIDNA* Uts46() {
@@ -487,11 +494,7 @@ std::string UrlHost(std::string_view url) {
 }
 
 std::string AsciiHost(std::string_view host) {
-  if (!HasNonAscii(host)) {
-    std::string ascii = AsciiLower(host);
-    while (!ascii.empty() && ascii.back() == '.') ascii.pop_back();
-    return ascii;
-  }
+  if (!HasNonAscii(host)) return LowerWithoutRootDots(host);
   const UIDNA* idna = Uts46();
   if (idna == nullptr || host.size() > kMaxIdnaBytes) return {};
   char out[512];
@@ -502,8 +505,7 @@ std::string AsciiHost(std::string_view host) {
   if (U_FAILURE(status) || info.errors != 0 || n < 0 || n > static_cast<int32_t>(sizeof out)) {
     return {};
   }
-  std::string ascii = AsciiLower(std::string_view(out, static_cast<size_t>(n)));
-  while (!ascii.empty() && ascii.back() == '.') ascii.pop_back();
+  std::string ascii = LowerWithoutRootDots(std::string_view(out, static_cast<size_t>(n)));
   // Without the STD3 rules UTS #46 maps fullwidth '/', '<' or spaces to their ASCII
   // selves; such a name is none a link can lead to, and must not reach a log as one.
   for (char c : ascii) {
